@@ -1,0 +1,1 @@
+"""Pilot's plugin contract: hookspecs, payloads, plugin loading, the pilot command and the runner."""

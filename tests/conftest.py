@@ -1,0 +1,32 @@
+"""Shared test fixtures: an isolated PILOT_HOME per test and the paths of the recorded transcripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TRANSCRIPTS = FIXTURES / "claude-stream-json"
+GO_RECORDINGS = FIXTURES / "pilot-go-recordings"
+ALL_TRANSCRIPTS = sorted(TRANSCRIPTS.glob("*.jsonl"))
+
+
+def transcript(prefix: str) -> Path:
+    """The one shared transcript whose file name starts with ``prefix``."""
+    (match,) = [p for p in ALL_TRANSCRIPTS if p.name.startswith(prefix)]
+    return match
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test gets its own PILOT_HOME, and the developer's PILOT_* variables never leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PILOT_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "pilot-home"
+    monkeypatch.setenv("PILOT_HOME", str(home))
+    return home
