@@ -1,0 +1,5 @@
+"""``python -m hookspecs`` is ``pilot``."""
+
+from hookspecs.cli import entry
+
+entry()

@@ -1,0 +1,168 @@
+"""Building the plugin manager: the specs, the installed plugins of the ``pilot`` entry-point group, each
+loaded in isolation, and the environment variables that choose them (read when called, never at import).
+
+- ``PILOT_LOAD_PLUGINS``: comma-separated entry-point or distribution names; only these load. Set but
+  empty: none load.
+- ``PILOT_DISABLE_PLUGINS``: comma-separated names that do not load.
+- ``PILOT_STRICT_PLUGINS=1``: plugin errors are raised instead of reported (for plugin authors and tests).
+- ``PILOT_TRACE_PLUGINS=1``: reported plugin errors come with their traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from hookspecs import spec
+from hookspecs.dispatch import EXECUTION_HOOKS, HookDispatcher
+from hookspecs.markers import PROJECT_NAME
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A plugin that did not load, or loaded with a defect worth telling its author."""
+
+    plugin: str
+    distribution: str | None
+    message: str
+    loaded: bool
+
+    def line(self) -> str:
+        source = f" ({self.distribution})" if self.distribution else ""
+        verb = "loaded with a problem" if self.loaded else "failed to load"
+        return f"pilot: plugin {self.plugin!r}{source} {verb}: {self.message}"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One loaded plugin, as ``pilot plugins`` lists it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
+
+
+def _names(value: str) -> set[str]:
+    return {_normalize(part) for part in value.split(",") if part.strip()}
+
+
+@dataclass
+class PluginHost:
+    """The plugin manager with its dispatcher and what loading it found."""
+
+    pm: pluggy.PluginManager
+    dispatcher: HookDispatcher
+    problems: list[LoadProblem] = field(default_factory=list)
+    distributions: dict[str, importlib.metadata.Distribution] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        plugins: Iterable[tuple[str, object]] = (),
+        *,
+        load_entrypoints: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> PluginHost:
+        """A fresh manager: the hookspecs, the given ``(name, plugin)`` pairs, then the installed plugins."""
+        env = dict(os.environ if env is None else env)
+        pm = pluggy.PluginManager(PROJECT_NAME)
+        pm.add_hookspecs(spec)
+        host = cls(pm, HookDispatcher.for_manager(pm, env))
+        for name, plugin in plugins:
+            host._register(name, plugin, None)
+        if load_entrypoints:
+            host._load_entrypoints(env)
+        host.dispatcher.refresh()
+        return host
+
+    def _load_entrypoints(self, env: Mapping[str, str]) -> None:
+        allow = _names(env["PILOT_LOAD_PLUGINS"]) if "PILOT_LOAD_PLUGINS" in env else None
+        deny = _names(env.get("PILOT_DISABLE_PLUGINS", ""))
+        for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
+            dist = ep.dist
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            names = {_normalize(ep.name)} | ({_normalize(dist_name)} if dist_name else set())
+            if (allow is not None and not names & allow) or names & deny:
+                continue
+            if self.pm.has_plugin(ep.name):
+                self.problems.append(
+                    LoadProblem(ep.name, dist_name, "another plugin already has this name", loaded=False)
+                )
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+                self.problems.append(LoadProblem(ep.name, dist_name, _describe(exc), loaded=False))
+                continue
+            if self._register(ep.name, plugin, dist_name) and dist is not None:
+                self.distributions[ep.name] = dist
+
+    def _register(self, name: str, plugin: object, dist_name: str | None) -> bool:
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # noqa: BLE001 - pluggy >= 1.7 validates before it changes any state
+            self.problems.append(LoadProblem(name, dist_name, _describe(exc), loaded=False))
+            return False
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            if not caller.has_spec():
+                if not any(impl.opts.get("optionalhook") for impl in impls):
+                    self.problems.append(
+                        LoadProblem(name, dist_name, f"unknown hook {caller.name!r} (misspelled?)", loaded=True)
+                    )
+            elif caller.name in EXECUTION_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
+                self.pm.unregister(plugin)
+                self.problems.append(
+                    LoadProblem(name, dist_name, f"{caller.name} may not be a wrapper", loaded=False)
+                )
+                return False
+        return True
+
+    def register(self, name: str, plugin: object) -> None:
+        """Register one more plugin (a plugin's own helper, or a test's)."""
+        if self._register(name, plugin, None):
+            self.dispatcher.refresh()
+
+    def plugins(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda pair: pair[0]):
+            if plugin is None:
+                continue
+            dist = self.distributions.get(name)
+            hooks = tuple(sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or []))
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    distribution=dist.metadata["Name"] if dist is not None else None,
+                    version=dist.version if dist is not None else _module_version(plugin),
+                    hooks=hooks,
+                )
+            )
+        return infos
+
+    def report_problems(self, stream: Any = None) -> None:
+        stream = sys.stderr if stream is None else stream
+        for problem in self.problems:
+            print(problem.line(), file=stream)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _module_version(plugin: object) -> str | None:
+    version = getattr(plugin, "__version__", None)
+    return version if isinstance(version, str) else None
