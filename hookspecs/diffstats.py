@@ -67,8 +67,8 @@ _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def snapshot_base(path: str | os.PathLike[str], *, timeout_s: float = GIT_TIMEOUT_S) -> str | None:
-    """The commit at HEAD, the empty tree's id when the repo has no commit yet, or None when `path` is not inside
-    a git work tree (or git is missing / fails). Never raises."""
+    """The commit at HEAD, the empty tree's id when the repo has no commit yet, or None when `path` is not
+    inside a git work tree (or git is missing / fails). Never raises."""
     try:
         deadline_s = time.monotonic() + timeout_s
         cwd = os.fspath(path)
@@ -120,7 +120,7 @@ def diff_stats(
             if _run_git(["add", "--all"], cwd, temp_env, deadline_s) is None:
                 return None
             numstat = _run_git(
-                ["diff", "--cached", "--numstat", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", base, "--"],
+                ["diff", "--cached", "--numstat", "-z", "-M", "--no-ext-diff", "--no-textconv", base, "--"],
                 cwd,
                 temp_env,
                 deadline_s,
@@ -133,9 +133,10 @@ def diff_stats(
 def _parse_numstat_z(output: bytes) -> DiffStats:
     """Sum the records of ``git diff --numstat -z -M``.
 
-    A record is ``added TAB removed TAB path NUL``, or for a rename or copy ``added TAB removed TAB NUL old NUL
-    new NUL``; a binary file has ``-`` for both counts. Paths may hold tabs, newlines and any bytes, so only
-    the first two tabs of a record split it. Raises ValueError on output that is not in this shape.
+    A record is ``added TAB removed TAB path NUL``, or for a rename or copy
+    ``added TAB removed TAB NUL old NUL new NUL``; a binary file has ``-`` for both counts. Paths may hold
+    tabs, newlines and any bytes, so only the first two tabs of a record split it. Raises ValueError on
+    output that is not in this shape.
     """
     if not output:
         return DiffStats(files_changed=0, lines_added=0, lines_removed=0)
