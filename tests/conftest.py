@@ -21,11 +21,12 @@ def transcript(prefix: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Every test gets its own PILOT_HOME, and the developer's PILOT_* variables never leak in."""
+    """Every test gets its own PILOT_HOME, and the developer's PILOT_* variables never leak in
+    (``PILOT_TEST_*`` variables configure the tests themselves and are kept)."""
     import os
 
     for name in list(os.environ):
-        if name.startswith("PILOT_"):
+        if name.startswith("PILOT_") and not name.startswith("PILOT_TEST_"):
             monkeypatch.delenv(name)
     home = tmp_path / "pilot-home"
     monkeypatch.setenv("PILOT_HOME", str(home))

@@ -1,0 +1,92 @@
+"""The entry-point target: thin hook implementations that hand the work to a recorder per execution.
+
+``plugin`` is what the ``pilot`` entry point ``metrics`` loads. Constructing a ``MetricsPlugin`` does no
+work; the config is read and the database opened when an execution starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hookspecs.markers import hookimpl
+from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
+from pilot_metrics_plugin.config import Config, ConfigError, load_config, resolve_db_path
+from pilot_metrics_plugin.pricing import PriceTable
+from pilot_metrics_plugin.recorder import ExecutionRecorder
+from pilot_metrics_plugin.store import MetricsStore, StoreError
+
+
+class MetricsPlugin:
+    """Records every execution into the metrics database and adds ``pilot metrics ...``."""
+
+    def __init__(self, db_path: Path | None = None, config: Config | None = None) -> None:
+        self.db_path = db_path
+        self._config = config
+        self._prices: PriceTable | None = None
+        self._recorders: dict[str, ExecutionRecorder] = {}
+        self._current: tuple[Execution | None, Any] = (None, None)
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config()
+        return self._config
+
+    def price_table(self) -> PriceTable:
+        if self._prices is None:
+            overrides = {}
+            try:
+                overrides = dict(self.config().prices)
+            except ConfigError:
+                pass
+            self._prices = PriceTable.load(overrides)
+        return self._prices
+
+    def open_store(self, db: str | Path | None = None, *, create: bool = True) -> MetricsStore:
+        try:
+            config = self.config()
+        except ConfigError as exc:
+            raise StoreError(str(exc)) from None
+        path = resolve_db_path(config, db or self.db_path)
+        return MetricsStore.open(path, stale_after_s=config.stale_after_s, create=create)
+
+    # -- execution hooks -------------------------------------------------------------------------------------
+
+    @hookimpl
+    def on_phase_start(self, execution: Execution, phase: Phase) -> None:
+        if phase.index != 0:
+            return
+        recorder = ExecutionRecorder(execution, self.open_store, self.price_table)
+        self._recorders[execution.execution_id] = recorder
+        self._current = (execution, recorder.feed)
+        recorder.started()
+
+    @hookimpl
+    def on_stream_event(self, execution: Execution, event: StreamEvent) -> None:
+        current, feed = self._current
+        if execution is not current:
+            feed = self._recorders[execution.execution_id].feed
+            self._current = (execution, feed)
+        feed(event.raw, event.text)
+
+    @hookimpl
+    def on_phase_end(self, execution: Execution, phase: Phase) -> None:
+        self._recorders[execution.execution_id].phase_ended(phase)
+
+    @hookimpl
+    def on_execution_complete(self, execution: Execution, result: ExecutionResult) -> None:
+        recorder = self._recorders.pop(execution.execution_id)
+        if self._current[0] is execution:
+            self._current = (None, None)
+        recorder.completed(result)
+
+    # -- commands --------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def register_commands(self, commands: Any) -> None:
+        from pilot_metrics_plugin.commands import register
+
+        register(commands, self)
+
+
+plugin = MetricsPlugin()
