@@ -4,7 +4,8 @@ Two sources, in this order of trust:
 
 - Navigator markers in the agent's text (``PHASE: RESEARCH -> IMPL``, or a ``Phase: VERIFY`` line): once an
   execution has shown one, they alone decide its phases.
-- Otherwise the main thread's tool uses, by ``TOOL_PHASES`` and, for shell commands, ``COMMAND_PHASES``.
+- Otherwise the main thread's tool uses, by ``TOOL_PHASES`` and, for shell commands, ``COMMAND_PHASES``
+  (first match wins; no match is ``executing``).
   Sub-agent traffic (``parent_tool_use_id`` set) never moves the phase: it belongs to ``delegating``.
 
 An execution starts in ``INITIAL_PHASE``; a tool that matches no rule keeps the current phase.
@@ -37,7 +38,7 @@ TOOL_PHASES: dict[str, str] = {
 SHELL_TOOLS = frozenset({"Bash", "PowerShell"})
 
 COMMAND_PHASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bgit\s+(?:-\S+\s+)*(?:commit|push)\b|\bgh\s+pr\s+create\b"), "committing"),
+    (re.compile(r"\bgit\s+(?:-[Cc]\s+\S+\s+|-\S+\s+)*(?:commit|push)\b|\bgh\s+pr\s+create\b"), "committing"),
     (
         re.compile(
             r"\b(?:pytest|py\.test|tox|nox|jest|vitest|mocha|rspec|phpunit|ctest)\b"
@@ -48,7 +49,23 @@ COMMAND_PHASES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "testing",
     ),
+    (
+        re.compile(
+            r"\b(?:pip3?|uv\s+pip|poetry|npm|pnpm|yarn|bun|gem|bundle)\s+(?:install|add|ci)\b"
+            r"|\bgo\s+(?:mod|get)\b|\bcargo\s+(?:add|fetch)\b|\bapt(?:-get)?\s+install\b"
+        ),
+        "installing",
+    ),
+    (
+        re.compile(
+            r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:ls|cat|head|tail|less|find|grep|rg|ag|tree|wc|file|stat|pwd|which"
+            r"|git\s+(?:status|log|diff|show|blame|grep|ls-files))\b"
+        ),
+        "exploring",
+    ),
 )
+SHELL_DEFAULT_PHASE = "executing"
+"""A shell command that matches no rule above: the agent is running something (a build, a script ...)."""
 
 _ARROW = r"(?:->|→|=>)"
 _NAVIGATOR_TRANSITION = re.compile(rf"\bPHASE:\s*[\w-]+\s*{_ARROW}\s*([\w-]+)")
@@ -66,6 +83,7 @@ def phase_of_tool(name: str, tool_input: Any) -> str | None:
             for pattern, command_phase in COMMAND_PHASES:
                 if pattern.search(command):
                     return command_phase
+        return SHELL_DEFAULT_PHASE
     return None
 
 
