@@ -74,12 +74,13 @@ class StreamEvent:
 
 @dataclass(frozen=True, slots=True)
 class DiffStats:
-    """What the execution changed in the project's git working tree (``git diff --numstat``)."""
+    """What the execution changed in the project's git working tree (``git diff --numstat``): from the
+    commit at HEAD when it started to the working tree when it ended, committed or not, untracked files
+    included. Binary files count as changed with 0 lines added or removed."""
 
     files_changed: int
     lines_added: int
     lines_removed: int
-    """Binary files count as changed with 0 lines added or removed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,13 @@
-"""``pilot metrics ...``: the argument parsers, and handlers that load the code they need only when run."""
+"""``pilot metrics ...``: the argument parsers, and handlers that load the code they need only when run.
+
+Each group of subcommands lives in its own ``cli_*`` module with an ``add_commands(subparsers, plugin)``
+function; those modules define parsers only, so building the command line stays cheap.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -22,17 +27,24 @@ def register(commands: CommandRegistry, plugin: MetricsPlugin) -> None:
     show = sub.add_parser("show", help="One execution with its phases, models and cost source")
     show.add_argument("execution_id", nargs="?", help="an execution id or a unique prefix of one")
     show.add_argument("--last", action="store_true", help="the most recent execution")
-    _add_db(show)
+    add_db_option(show)
     show.add_argument("--json", action="store_true", help="print the record as JSON")
     show.set_defaults(handler=lambda args: show_execution(plugin, args))
 
     reprice = sub.add_parser(
         "reprice", help="Recompute estimated and unknown costs with the current price table (never reported ones)"
     )
-    reprice.add_argument("--since", type=_date, default=None, metavar="DATE", help="only executions from DATE on")
+    reprice.add_argument("--since", type=parse_date, default=None, metavar="DATE", help="only executions from DATE on")
     reprice.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
-    _add_db(reprice)
+    add_db_option(reprice)
     reprice.set_defaults(handler=lambda args: reprice_costs(plugin, args))
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"pilot_metrics_plugin.{module_name}").add_commands(sub, plugin)
+
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""The ``cli_*`` modules that add more ``pilot metrics`` subcommands, in ``--help`` order."""
 
 
 def _help(parser: argparse.ArgumentParser) -> int:
@@ -40,11 +52,11 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
+def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, metavar="PATH", help="the metrics database (default: from the config)")
 
 
-def _date(text: str) -> Any:
+def parse_date(text: str) -> Any:
     from datetime import date
 
     try:
