@@ -14,9 +14,8 @@ from collections.abc import Sequence
 
 from hookspecs import builtin
 from hookspecs.commands import CommandRegistry, PilotError
+from hookspecs.manager import RESERVED_NAME as BUILTIN_PLUGIN
 from hookspecs.manager import PluginHost
-
-BUILTIN_PLUGIN = "pilot"
 
 
 def build_parser(host: PluginHost) -> argparse.ArgumentParser:
@@ -45,7 +44,10 @@ def main(argv: Sequence[str] | None = None, host: PluginHost | None = None) -> i
             host.register(BUILTIN_PLUGIN, builtin)
         host.report_problems()
         parser = build_parser(host)
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help, or a usage error argparse has already printed
+            return exit_.code if isinstance(exit_.code, int) else 2
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()

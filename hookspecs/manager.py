@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from hookspecs import spec
-from hookspecs.dispatch import EXECUTION_HOOKS, HookDispatcher
+from hookspecs.dispatch import ALL_HOOKS, HookDispatcher
 from hookspecs.markers import PROJECT_NAME
 
 
@@ -48,6 +48,10 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
+
+
+RESERVED_NAME = "pilot"
+"""The host's built-in commands are registered as a plugin of this name."""
 
 
 def _normalize(name: str) -> str:
@@ -92,9 +96,12 @@ class PluginHost:
         deny = _names(env.get("PILOT_DISABLE_PLUGINS", ""))
         for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
             dist = ep.dist
-            dist_name = dist.metadata["Name"] if dist is not None else None
+            dist_name = _metadata(dist, "Name")
             names = {_normalize(ep.name)} | ({_normalize(dist_name)} if dist_name else set())
             if (allow is not None and not names & allow) or names & deny:
+                continue
+            if ep.name == RESERVED_NAME:
+                self.problems.append(LoadProblem(ep.name, dist_name, "the name 'pilot' is the host's own", loaded=False))
                 continue
             if self.pm.has_plugin(ep.name):
                 self.problems.append(
@@ -122,7 +129,8 @@ class PluginHost:
                     self.problems.append(
                         LoadProblem(name, dist_name, f"unknown hook {caller.name!r} (misspelled?)", loaded=True)
                     )
-            elif caller.name in EXECUTION_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
+            # The dispatcher never runs wrappers, register_commands included: refuse rather than ignore them.
+            elif caller.name in ALL_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
                 self.pm.unregister(plugin)
                 self.problems.append(
                     LoadProblem(name, dist_name, f"{caller.name} may not be a wrapper", loaded=False)
@@ -145,8 +153,8 @@ class PluginHost:
             infos.append(
                 PluginInfo(
                     name=name,
-                    distribution=dist.metadata["Name"] if dist is not None else None,
-                    version=dist.version if dist is not None else _module_version(plugin),
+                    distribution=_metadata(dist, "Name"),
+                    version=_metadata(dist, "Version") if dist is not None else _module_version(plugin),
                     hooks=hooks,
                 )
             )
@@ -159,8 +167,20 @@ class PluginHost:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """The error on one line. All of its lines, joined: pluggy gives the reason after the first one
+    (``Plugin 'x' for hook 'y'`` / ``Argument(s) {'z'} are declared in the hookimpl but ...``)."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if len(text) > 500:
+        text = text[:497] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _metadata(dist: importlib.metadata.Distribution | None, key: str) -> str | None:
+    """A metadata field, ``None`` when missing: a ``*.dist-info`` without ``METADATA`` must not stop the loop
+    (newer Pythons raise ``KeyError`` from ``metadata[key]`` for a missing field)."""
+    metadata = dist.metadata if dist is not None else None  # newer Pythons: None when the file is missing
+    value = metadata.get(key) if metadata is not None else None
+    return value if isinstance(value, str) else None
 
 
 def _module_version(plugin: object) -> str | None:

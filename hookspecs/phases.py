@@ -37,35 +37,49 @@ TOOL_PHASES: dict[str, str] = {
 
 SHELL_TOOLS = frozenset({"Bash", "PowerShell"})
 
+# Shell commands are classified one simple command at a time (split at `&&`, `||`, `;`, `|` and new lines),
+# by what the command is, not by words in its arguments: `pip install pytest` installs, `cat pytest.ini`
+# explores. The strongest phase of the segments wins, in the order of SHELL_PHASE_STRENGTH.
 COMMAND_PHASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bgit\s+(?:-[Cc]\s+\S+\s+|-\S+\s+)*(?:commit|push)\b|\bgh\s+pr\s+create\b"), "committing"),
+    (re.compile(r"git\s+(?:-[Cc]\s+\S+\s+|-\S+\s+)*(?:commit|push)\b|gh\s+pr\s+create\b"), "committing"),
     (
         re.compile(
-            r"\b(?:pytest|py\.test|tox|nox|jest|vitest|mocha|rspec|phpunit|ctest)\b"
-            r"|\bpython3?\s+-m\s+(?:pytest|unittest)\b"
-            r"|\b(?:go|cargo|dotnet|swift|mix|deno|bun)\s+test\b"
-            r"|\b(?:npm|pnpm|yarn)\s+(?:run\s+)?test\b"
-            r"|\bmake\s+(?:test|check)\b|\bgradlew?\s+test\b|\bmvn\s+(?:\S+\s+)*test\b"
+            r"(?:pytest|py\.test|tox|nox|jest|vitest|mocha|rspec|phpunit|ctest)\b"
+            r"|python[\d.]*\s+-m\s+(?:pytest|unittest)\b"
+            r"|(?:go|cargo|dotnet|swift|mix|deno|bun)\s+test\b"
+            r"|(?:npm|pnpm|yarn)\s+(?:run\s+)?test\b"
+            r"|make\s+(?:\S+\s+)*(?:test|check)\b|\.?/?gradlew?\s+test\b|mvn\s+(?:\S+\s+)*test\b"
         ),
         "testing",
     ),
     (
         re.compile(
-            r"\b(?:pip3?|uv\s+pip|poetry|npm|pnpm|yarn|bun|gem|bundle)\s+(?:install|add|ci)\b"
-            r"|\bgo\s+(?:mod|get)\b|\bcargo\s+(?:add|fetch)\b|\bapt(?:-get)?\s+install\b"
+            r"(?:pip[\d.]*|python[\d.]*\s+-m\s+pip|uv\s+pip|uv|poetry|npm|pnpm|yarn|bun|gem|bundle|composer)"
+            r"\s+(?:install|add|ci|sync)\b"
+            r"|go\s+(?:mod|get)\b|cargo\s+(?:add|fetch)\b|apt(?:-get)?\s+install\b"
         ),
         "installing",
     ),
     (
         re.compile(
-            r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:ls|cat|head|tail|less|find|grep|rg|ag|tree|wc|file|stat|pwd|which"
-            r"|git\s+(?:status|log|diff|show|blame|grep|ls-files))\b"
+            r"(?:ls|cat|head|tail|less|more|find|grep|egrep|rg|ag|tree|wc|file|stat|pwd|which|echo\s+\$|sed\s+-n"
+            r"|git\s+(?:status|log|diff|show|blame|grep|ls-files|branch))\b"
         ),
         "exploring",
     ),
 )
 SHELL_DEFAULT_PHASE = "executing"
 """A shell command that matches no rule above: the agent is running something (a build, a script ...)."""
+SHELL_PHASE_STRENGTH = ("committing", "testing", "installing", SHELL_DEFAULT_PHASE, "exploring")
+
+_SEGMENTS = re.compile(r"&&|\|\||[;|\n]")
+_PREFIXES = re.compile(
+    r"^(?:(?:[A-Za-z_][A-Za-z0-9_]*=\S*|sudo|time|nice|env|command|exec|timeout\s+\S+"
+    r"|(?:uv|poetry|pipenv|pdm|hatch)\s+run|npx|bunx|pnpm\s+exec|yarn\s+exec)\s+)+"
+)
+_CD = re.compile(r"^(?:cd|pushd|popd)\b")
+_PATH = re.compile(r"^[^\s/]*/(?:[^\s/]+/)*(?=[^\s/])")
+"""The directories of a command word given by path (``.venv/bin/pytest``): the command is what follows."""
 
 _ARROW = r"(?:->|→|=>)"
 _NAVIGATOR_TRANSITION = re.compile(rf"\bPHASE:\s*[\w-]+\s*{_ARROW}\s*([\w-]+)")
@@ -77,22 +91,52 @@ def phase_of_tool(name: str, tool_input: Any) -> str | None:
     phase = TOOL_PHASES.get(name)
     if phase is not None:
         return phase
-    if name in SHELL_TOOLS and isinstance(tool_input, Mapping):
-        command = tool_input.get("command")
-        if isinstance(command, str):
-            for pattern, command_phase in COMMAND_PHASES:
-                if pattern.search(command):
-                    return command_phase
-        return SHELL_DEFAULT_PHASE
+    if name in SHELL_TOOLS:
+        command = tool_input.get("command") if isinstance(tool_input, Mapping) else None
+        return phase_of_command(command) if isinstance(command, str) else SHELL_DEFAULT_PHASE
     return None
 
 
+def phase_of_command(command: str) -> str:
+    """The strongest phase among the simple commands of a shell command line."""
+    found: set[str] = set()
+    for segment in _SEGMENTS.split(command):
+        segment = _PATH.sub("", _PREFIXES.sub("", segment.strip().lstrip("({ ")))
+        if not segment or _CD.match(segment):
+            continue
+        for pattern, phase in COMMAND_PHASES:
+            if pattern.match(segment):
+                found.add(phase)
+                break
+        else:
+            found.add(SHELL_DEFAULT_PHASE)
+    for phase in SHELL_PHASE_STRENGTH:
+        if phase in found:
+            return phase
+    return SHELL_DEFAULT_PHASE
+
+
+NAVIGATOR_PHASES: dict[str, str] = {
+    "init": "planning", "plan": "planning", "planning": "planning",
+    "research": "exploring", "explore": "exploring", "exploring": "exploring",
+    "impl": "implementing", "implement": "implementing", "implementation": "implementing",
+    "implementing": "implementing",
+    "verify": "testing", "verification": "testing", "test": "testing", "testing": "testing",
+    "commit": "committing", "committing": "committing",
+    "complete": "completing", "completed": "completing", "completing": "completing",
+}
+"""Navigator's phase names, in this table's words; a name not listed is kept as it is, lower-cased."""
+
+
 def navigator_phase(text: str) -> str | None:
-    """The phase a Navigator marker in assistant text names (the last one in the text), lower-cased."""
+    """The phase a Navigator marker in assistant text names (the last one in the text)."""
     if "hase" not in text and "HASE" not in text:
         return None
     found = _NAVIGATOR_TRANSITION.findall(text) or _NAVIGATOR_LINE.findall(text)
-    return found[-1].lower() if found else None
+    if not found:
+        return None
+    name = found[-1].lower()
+    return NAVIGATOR_PHASES.get(name, name)
 
 
 class PhaseDetector:

@@ -40,8 +40,11 @@ class RunRequest:
     execution_id: str | None = None
 
 
-class _Terminated(Exception):
-    """SIGTERM reached the host: stop the agent as Ctrl-C would."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM reached the host: stop the agent as Ctrl-C would.
+
+    A ``KeyboardInterrupt`` so that it leaves a plugin's hook as Ctrl-C does, instead of being taken for that
+    plugin's own failure and swallowed while the agent runs on."""
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
@@ -89,17 +92,22 @@ class _TailCollector(threading.Thread):
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the agent's process group, then SIGKILL what is left after the grace period."""
-    for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM the agent's process group, give the agent the grace period to exit, then SIGKILL whatever
+    is left of the group: children that survived the agent would hold its stdout open and the host would
+    wait for them forever. A second Ctrl-C (or SIGTERM) during the grace period ends it at once."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        process.wait(timeout=KILL_GRACE_S)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
 def run_agent(host: PluginHost, request: RunRequest) -> ExecutionResult:

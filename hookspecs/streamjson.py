@@ -23,7 +23,8 @@ _decoder = json.JSONDecoder(parse_constant=_reject_constant)
 def decode_line(data: bytes) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """``(object, text, None)`` for a good line; ``(None, None, reason)`` for a malformed one;
     ``(None, None, None)`` for a blank line (skipped, not counted)."""
-    if len(data) > MAX_LINE_BYTES:
+    # The limit is on the line, not its terminator: a 16 MiB line read with its newline is still accepted.
+    if len(data) > MAX_LINE_BYTES and len(data.rstrip(b"\r\n")) > MAX_LINE_BYTES:
         return None, None, "line longer than 16 MiB"
     try:
         text = data.decode("utf-8")
