@@ -19,7 +19,8 @@ import pluggy
 from hookspecs.payloads import PluginError
 
 EXECUTION_HOOKS = ("on_phase_start", "on_phase_end", "on_stream_event", "on_execution_complete")
-ALL_HOOKS = (*EXECUTION_HOOKS, "register_commands")
+ALL_HOOKS = (*EXECUTION_HOOKS, "register_commands", "on_host_ready")
+"""The host's own hooks; plugins may add more (``pilot_hookspecs``), which are dispatched the same way."""
 MAX_CONSECUTIVE_FAILURES = 10
 """A plugin that fails this many times in a row in one execution is not called again in it."""
 
@@ -59,7 +60,8 @@ class HookDispatcher:
     def refresh(self) -> None:
         """Resolve the call plans again: after any register or unregister."""
         plans = {}
-        for name in ALL_HOOKS:
+        names = set(ALL_HOOKS) | {name for name, caller in vars(self.pm.hook).items() if caller.has_spec()}
+        for name in sorted(names):
             caller = getattr(self.pm.hook, name, None)
             impls = caller.get_hookimpls() if caller is not None else []
             plans[name] = tuple(
@@ -80,28 +82,45 @@ class HookDispatcher:
 
     def call(self, hook: str, announce: Callable[[str], None] | None = None, **kwargs: Any) -> None:
         """Call every implementation of ``hook``; ``announce(plugin)`` runs before each one."""
-        for plugin, function, argnames, kwargnames in self._plans[hook]:
-            if plugin in self._disabled:
+        for plan in self._plans[hook]:
+            if plan[0] in self._disabled:
                 continue
             if announce is not None:
-                announce(plugin)
-            try:
-                args = [kwargs[name] for name in argnames]
-                if kwargnames:
-                    function(*args, **{k: kwargs[k] for k in kwargnames if k in kwargs})
-                else:
-                    function(*args)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - a plugin's SystemExit must not end the task either
-                if self.strict:
-                    raise
-                self._failed(plugin, hook, exc)
-            else:
-                if self._consecutive:
-                    self._consecutive.pop(plugin, None)
+                announce(plan[0])
+            self._invoke(hook, plan, kwargs)
 
-    def _failed(self, plugin: str, hook: str, exc: BaseException) -> None:
+    def call_one(self, plugin: str, hook: str, **kwargs: Any) -> None:
+        """Call one plugin's implementation of ``hook``, with the same failure containment."""
+        for plan in self._plans.get(hook, ()):
+            if plan[0] == plugin:
+                self._invoke(hook, plan, kwargs)
+
+    def plans(self, hook: str) -> tuple[tuple[str, Callable[..., Any], tuple[str, ...], tuple[str, ...]], ...]:
+        """``(plugin, function, argnames, kwargnames)`` per implementation, in call order."""
+        return self._plans.get(hook, ())
+
+    def _invoke(
+        self, hook: str, plan: tuple[str, Callable[..., Any], tuple[str, ...], tuple[str, ...]], kwargs: dict[str, Any]
+    ) -> None:
+        plugin, function, argnames, kwargnames = plan
+        try:
+            args = [kwargs[name] for name in argnames]
+            if kwargnames:
+                function(*args, **{k: kwargs[k] for k in kwargnames if k in kwargs})
+            else:
+                function(*args)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's SystemExit must not end the task either
+            if self.strict:
+                raise
+            self.failed(plugin, hook, exc)
+        else:
+            if self._consecutive:
+                self._consecutive.pop(plugin, None)
+
+    def failed(self, plugin: str, hook: str, exc: BaseException) -> None:
+        """Report a plugin's failure once per plugin and hook, and count it."""
         key = (plugin, hook)
         message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
         record = self._failures.get(key)

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from hookspecs import spec
-from hookspecs.dispatch import ALL_HOOKS, HookDispatcher
+from hookspecs.dispatch import HookDispatcher
 from hookspecs.markers import PROJECT_NAME
 
 
@@ -70,6 +70,7 @@ class PluginHost:
     dispatcher: HookDispatcher
     problems: list[LoadProblem] = field(default_factory=list)
     distributions: dict[str, importlib.metadata.Distribution] = field(default_factory=dict)
+    _dist_names: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -88,7 +89,9 @@ class PluginHost:
             host._register(name, plugin, None)
         if load_entrypoints:
             host._load_entrypoints(env)
+        host._check_unknown_hooks()
         host.dispatcher.refresh()
+        host.dispatcher.call("on_host_ready", host=host)
         return host
 
     def _load_entrypoints(self, env: Mapping[str, str]) -> None:
@@ -117,20 +120,19 @@ class PluginHost:
                 self.distributions[ep.name] = dist
 
     def _register(self, name: str, plugin: object, dist_name: str | None) -> bool:
+        specs = getattr(plugin, "pilot_hookspecs", None)
         try:
+            if specs is not None:
+                self.pm.add_hookspecs(specs)
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - pluggy >= 1.7 validates before it changes any state
             self.problems.append(LoadProblem(name, dist_name, _describe(exc), loaded=False))
             return False
+        self._dist_names[name] = dist_name
         for caller in self.pm.get_hookcallers(plugin) or []:
             impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
-            if not caller.has_spec():
-                if not any(impl.opts.get("optionalhook") for impl in impls):
-                    self.problems.append(
-                        LoadProblem(name, dist_name, f"unknown hook {caller.name!r} (misspelled?)", loaded=True)
-                    )
             # The dispatcher never runs wrappers, register_commands included: refuse rather than ignore them.
-            elif caller.name in ALL_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
+            if caller.has_spec() and any(i.hookwrapper or i.wrapper for i in impls):
                 self.pm.unregister(plugin)
                 self.problems.append(
                     LoadProblem(name, dist_name, f"{caller.name} may not be a wrapper", loaded=False)
@@ -138,10 +140,29 @@ class PluginHost:
                 return False
         return True
 
+    def _check_unknown_hooks(self, only: object | None = None) -> None:
+        """Report implementations that match no spec: checked once every plugin could add its specs."""
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None or (only is not None and plugin is not only):
+                continue
+            for caller in self.pm.get_hookcallers(plugin) or []:
+                if caller.has_spec():
+                    continue
+                impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+                if not any(impl.opts.get("optionalhook") for impl in impls):
+                    self.problems.append(
+                        LoadProblem(name, self._dist_names.get(name), f"unknown hook {caller.name!r} (misspelled?)",
+                                    loaded=True)
+                    )
+
     def register(self, name: str, plugin: object) -> None:
         """Register one more plugin (a plugin's own helper, or a test's)."""
         if self._register(name, plugin, None):
+            self._check_unknown_hooks(only=plugin)
             self.dispatcher.refresh()
+            for impl in self.pm.hook.on_host_ready.get_hookimpls():
+                if impl.plugin is plugin:
+                    self.dispatcher.call_one(impl.plugin_name, "on_host_ready", host=self)
 
     def plugins(self) -> list[PluginInfo]:
         infos = []

@@ -21,7 +21,8 @@ class Execution:
     """Who and what one execution is: passed to every hook of that execution."""
 
     execution_id: str
-    """Unique id the host gives this execution (a UUID4 hex string)."""
+    """Unique id of this execution: a UUID4 hex string for a run or replay; an import derives a stable one
+    from its source so that importing again rewrites the same execution."""
     task_id: str
     """The task the execution works on, as the operator named it (``--task-id``)."""
     project: str

@@ -9,7 +9,7 @@ import typing
 
 from hookspecs import payloads, spec
 
-HOOKS = ("on_phase_start", "on_phase_end", "on_stream_event", "on_execution_complete", "register_commands")
+HOOKS = ("on_phase_start", "on_phase_end", "on_stream_event", "on_execution_complete", "register_commands", "on_host_ready")
 PAYLOADS = (
     payloads.Execution, payloads.Phase, payloads.StreamEvent, payloads.ExecutionResult,
     payloads.DiffStats, payloads.PluginError,

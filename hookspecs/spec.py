@@ -27,6 +27,7 @@ from hookspecs.markers import hookspec
 
 if TYPE_CHECKING:
     from hookspecs.commands import CommandRegistry
+    from hookspecs.manager import PluginHost
     from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
 
 
@@ -99,5 +100,19 @@ def register_commands(commands: CommandRegistry) -> None:
     reported and skipped.
 
     :param commands: the registry of ``pilot`` subcommands.
+    :return: ignored.
+    """
+
+
+@hookspec
+def on_host_ready(host: PluginHost) -> None:
+    """Every plugin is loaded: the host hands itself to the plugins.
+
+    Called once per ``pilot`` invocation, after all plugins are loaded and before any command runs (and for
+    a plugin registered later, when it is registered). A plugin that added hooks of its own (see
+    ``pilot_hookspecs`` in the plugin guide) keeps ``host`` to call them, one implementation at a time with
+    failures contained: ``host.dispatcher.call("on_execution_recorded", record=record)``.
+
+    :param host: the plugin host: its ``pm`` (the pluggy manager), ``dispatcher`` and ``plugins()``.
     :return: ignored.
     """

@@ -7,14 +7,17 @@ work; the config is read and the database opened when an execution starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookspecs.markers import hookimpl
 from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
 from pilot_metrics_plugin.config import Config, ConfigError, load_config, resolve_db_path
 from pilot_metrics_plugin.pricing import PriceTable
-from pilot_metrics_plugin.recorder import ExecutionRecorder
+from pilot_metrics_plugin.recorder import ExecutionRecorder, ImportSource
 from pilot_metrics_plugin.store import MetricsStore, StoreError
+
+if TYPE_CHECKING:
+    from hookspecs.manager import PluginHost
 
 
 class MetricsPlugin:
@@ -26,6 +29,15 @@ class MetricsPlugin:
         self._prices: PriceTable | None = None
         self._recorders: dict[str, ExecutionRecorder] = {}
         self._current: tuple[Execution | None, Any] = (None, None)
+        self._import_sources: dict[str, ImportSource] = {}
+        self.host: PluginHost | None = None
+        """The host that loaded this plugin (``on_host_ready``): imports drive executions through it."""
+        """The host whose ``pilot`` command line this plugin joined: ``pilot metrics import`` drives
+        executions through it, so that every plugin sees them."""
+
+    def expect_import(self, execution_id: str, source: ImportSource) -> None:
+        """Name the source of an execution the importer is about to drive; its record keeps the key."""
+        self._import_sources[execution_id] = source
 
     def config(self) -> Config:
         if self._config is None:
@@ -50,13 +62,20 @@ class MetricsPlugin:
         path = resolve_db_path(config, db or self.db_path)
         return MetricsStore.open(path, stale_after_s=config.stale_after_s, create=create)
 
+    @hookimpl
+    def on_host_ready(self, host: PluginHost) -> None:
+        self.host = host
+
     # -- execution hooks -------------------------------------------------------------------------------------
 
     @hookimpl
     def on_phase_start(self, execution: Execution, phase: Phase) -> None:
         if phase.index != 0:
             return
-        recorder = ExecutionRecorder(execution, self.open_store, self.price_table)
+        recorder = ExecutionRecorder(
+            execution, self.open_store, self.price_table,
+            source=self._import_sources.pop(execution.execution_id, None),
+        )
         self._recorders[execution.execution_id] = recorder
         self._current = (execution, recorder.feed)
         recorder.started()

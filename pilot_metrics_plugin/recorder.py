@@ -8,7 +8,8 @@ writes everything, so a database that was briefly unavailable still gets the who
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from hookspecs.payloads import Execution, ExecutionResult, Phase
@@ -33,6 +34,25 @@ def report(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+@dataclass(frozen=True, slots=True)
+class ImportSource:
+    """Where an imported execution came from (its ``source_key``, which keeps an import idempotent), and
+    what that source knew beyond the stream: the Go Pilot's metadata names the commit and the PR."""
+
+    source_key: str
+    commit_sha: str | None = None
+    pr_url: str | None = None
+
+
+def with_commit(seen: Sequence[str], commit_sha: str | None) -> list[str]:
+    """``seen`` with ``commit_sha`` last (so it is the execution's commit), an abbreviation counted once."""
+    shas = list(seen)
+    if commit_sha:
+        shas = [sha for sha in shas if not (sha.startswith(commit_sha) or commit_sha.startswith(sha))]
+        shas.append(commit_sha)
+    return shas
+
+
 class ExecutionRecorder:
     """The metrics of one execution, from its first phase to its completion."""
 
@@ -42,8 +62,10 @@ class ExecutionRecorder:
         open_store: Callable[[], MetricsStore],
         prices: Callable[[], PriceTable],
         say: Callable[[str], None] = report,
+        source: ImportSource | None = None,
     ) -> None:
         self.execution = execution
+        self.source = source
         self.folder = StreamFolder()
         self.feed = self.folder.feed
         self.phases: list[PhaseRecord] = []
@@ -79,6 +101,7 @@ class ExecutionRecorder:
             "agent_command": list(execution.agent_command),
             "model_requested": execution.model,
             "started_at_ms": to_ms(execution.started_at),
+            "source_key": self.source.source_key if self.source else None,
         }
         self._with_store(lambda store: store.begin_execution(row))
 
@@ -137,6 +160,7 @@ class ExecutionRecorder:
                 status, result.result_event, result.error, result.exit_code, account.agent_error
             )
         diff = result.diff
+        source = self.source
         return {
             "execution_id": execution.execution_id,
             "task_id": execution.task_id,
@@ -165,11 +189,12 @@ class ExecutionRecorder:
             "tool_calls": account.tool_calls,
             "files_read": account.files_read,
             "files_written": account.files_written,
-            "commit_shas": account.commit_shas,
-            "pr_url": account.pr_url,
+            "commit_shas": with_commit(account.commit_shas, source.commit_sha if source else None),
+            "pr_url": (source.pr_url if source else None) or account.pr_url,
             "files_changed": diff.files_changed if diff else None,
             "lines_added": diff.lines_added if diff else None,
             "lines_removed": diff.lines_removed if diff else None,
             "malformed_lines": result.malformed_lines + account.malformed_usage,
             "usage_complete": account.usage_complete,
+            "source_key": source.source_key if source else None,
         }
