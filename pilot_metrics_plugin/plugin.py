@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookspecs.markers import hookimpl
-from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
-from pilot_metrics_plugin.config import Config, ConfigError, load_config, resolve_db_path
-from pilot_metrics_plugin.pricing import PriceTable
-from pilot_metrics_plugin.recorder import ExecutionRecorder, ImportSource
-from pilot_metrics_plugin.store import MetricsStore, StoreError
 
 if TYPE_CHECKING:
     from hookspecs.manager import PluginHost
+    from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
+    from pilot_metrics_plugin.config import Config
+    from pilot_metrics_plugin.pricing import PriceTable
+    from pilot_metrics_plugin.recorder import ExecutionRecorder, ImportSource
+    from pilot_metrics_plugin.store import MetricsStore
+
+# The recording code (accounting, pricing, SQLite) is imported when the first execution starts, not when
+# `pilot` loads its plugins: `pilot metrics ...` and `pilot --help` stay quick.
 
 
 class MetricsPlugin:
@@ -31,9 +34,8 @@ class MetricsPlugin:
         self._current: tuple[Execution | None, Any] = (None, None)
         self._import_sources: dict[str, ImportSource] = {}
         self.host: PluginHost | None = None
-        """The host that loaded this plugin (``on_host_ready``): imports drive executions through it."""
-        """The host whose ``pilot`` command line this plugin joined: ``pilot metrics import`` drives
-        executions through it, so that every plugin sees them."""
+        """The host that loaded this plugin (``on_host_ready``): ``pilot metrics import`` drives executions
+        through it, so that every plugin sees them."""
 
     def expect_import(self, execution_id: str, source: ImportSource) -> None:
         """Name the source of an execution the importer is about to drive; its record keeps the key."""
@@ -41,11 +43,16 @@ class MetricsPlugin:
 
     def config(self) -> Config:
         if self._config is None:
+            from pilot_metrics_plugin.config import load_config
+
             self._config = load_config()
         return self._config
 
     def price_table(self) -> PriceTable:
         if self._prices is None:
+            from pilot_metrics_plugin.config import ConfigError
+            from pilot_metrics_plugin.pricing import PriceTable
+
             overrides = {}
             try:
                 overrides = dict(self.config().prices)
@@ -55,6 +62,9 @@ class MetricsPlugin:
         return self._prices
 
     def open_store(self, db: str | Path | None = None, *, create: bool = True) -> MetricsStore:
+        from pilot_metrics_plugin.config import ConfigError, resolve_db_path
+        from pilot_metrics_plugin.store import MetricsStore, StoreError
+
         try:
             config = self.config()
         except ConfigError as exc:
@@ -72,6 +82,8 @@ class MetricsPlugin:
     def on_phase_start(self, execution: Execution, phase: Phase) -> None:
         if phase.index != 0:
             return
+        from pilot_metrics_plugin.recorder import ExecutionRecorder
+
         recorder = ExecutionRecorder(
             execution, self.open_store, self.price_table,
             source=self._import_sources.pop(execution.execution_id, None),
