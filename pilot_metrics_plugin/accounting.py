@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from pilot_metrics_plugin.pricing import PriceTable, TokenUsage, normalize_model, usd_to_nano
+from pilot_metrics_plugin.record import ModelUsageRecord as ModelAccount
 
 SYNTHETIC_MODEL = "<synthetic>"
 """Model id of the CLI's own placeholder messages (API errors): never billed, never a row."""
@@ -67,28 +68,6 @@ _COMMIT_LINE = re.compile(r"\[(?:detached HEAD|[^\[\]\s]+)(?: \(root-commit\))? 
 _PR_URL = re.compile(r"https://github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+/pull/[0-9]+")
 
 _ABSENT: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class ModelAccount:
-    """Tokens and cost of one model within one execution."""
-
-    model: str
-    """The model id as the stream names it (``modelUsage`` key or ``message.model``), e.g.
-    ``claude-haiku-4-5-20251001`` or ``claude-opus-4-7[1m]``."""
-    tokens_input: int
-    tokens_output: int
-    tokens_cache_read: int
-    tokens_cache_write: int
-    """All cache writes, 5-minute and 1-hour."""
-    tokens_cache_write_1h: int
-    """The 1-hour part of ``tokens_cache_write`` (a lower bound when the stream has no per-model split)."""
-    tokens_total: int
-    """``input + output + cache_read + cache_write``."""
-    cost_nano_usd: int | None
-    """``None`` when the price table does not know the model."""
-    cost_source: str
-    """``reported`` (the stream's own figure), ``estimated`` (price table) or ``unknown``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,24 @@ def nano_to_usd_number(nano: int | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class ModelUsageRecord:
+    """Tokens and cost of one model within one execution."""
+
     model: str
+    """The model id as the stream names it (``modelUsage`` key or ``message.model``), e.g.
+    ``claude-haiku-4-5-20251001`` or ``claude-opus-4-7[1m]``."""
     tokens_input: int
     tokens_output: int
     tokens_cache_read: int
     tokens_cache_write: int
+    """All cache writes, 5-minute and 1-hour."""
     tokens_cache_write_1h: int
+    """The 1-hour part of ``tokens_cache_write`` (a lower bound when the stream has no per-model split)."""
     tokens_total: int
+    """``input + output + cache_read + cache_write``."""
     cost_nano_usd: int | None
+    """``None`` when the price table does not know the model."""
     cost_source: str
+    """``reported`` (the stream's own figure), ``estimated`` (price table) or ``unknown``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

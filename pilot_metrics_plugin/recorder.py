@@ -17,7 +17,7 @@ from pilot_metrics_plugin.accounting import Account, StreamFolder
 from pilot_metrics_plugin.config import Config
 from pilot_metrics_plugin.failures import classify
 from pilot_metrics_plugin.pricing import PriceTable
-from pilot_metrics_plugin.record import ExecutionRecord, ModelUsageRecord, PhaseRecord
+from pilot_metrics_plugin.record import ExecutionRecord, PhaseRecord
 from pilot_metrics_plugin.store import MetricsStore, StoreError
 
 
@@ -125,20 +125,7 @@ class ExecutionRecorder:
         prices = self._prices()
         account = self.folder.account(execution.started_at.date(), prices)
         row = self.row(result, account)
-        models = [
-            ModelUsageRecord(
-                model=m.model,
-                tokens_input=m.tokens_input,
-                tokens_output=m.tokens_output,
-                tokens_cache_read=m.tokens_cache_read,
-                tokens_cache_write=m.tokens_cache_write,
-                tokens_cache_write_1h=m.tokens_cache_write_1h,
-                tokens_total=m.tokens_total,
-                cost_nano_usd=m.cost_nano_usd,
-                cost_source=m.cost_source,
-            )
-            for m in account.models
-        ]
+        models = account.models
         stored: list[ExecutionRecord | None] = [None]
 
         def finish(store: MetricsStore) -> None:
