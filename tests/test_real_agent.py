@@ -10,55 +10,18 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from agent_cli import agent_env, claude_code_binary
 from fake_anthropic_api import FakeAnthropicAPI
+from recording import Recorder
 
-from hookspecs import Execution, ExecutionResult, Phase, StreamEvent, cli, hookimpl
+from hookspecs import Phase, cli
 from hookspecs.manager import PluginHost
 
 pytestmark = pytest.mark.agent
 
 PROMPT = "say hello using bash"
-
-
-class Recorder:
-    """Keeps every hook call in order, and the text of every line the agent printed."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.printed: list[str] = []
-
-    @hookimpl
-    def on_phase_start(self, phase: Phase) -> None:
-        self.calls.append(("on_phase_start", phase))
-
-    @hookimpl
-    def on_phase_end(self, phase: Phase) -> None:
-        self.calls.append(("on_phase_end", phase))
-
-    @hookimpl
-    def on_stream_event(self, event: StreamEvent) -> None:
-        self.calls.append(("on_stream_event", event))
-        self.printed.append(event.text)
-
-    @hookimpl
-    def on_execution_complete(self, execution: Execution, result: ExecutionResult) -> None:
-        self.calls.append(("on_execution_complete", result))
-
-    def payloads(self, hook: str) -> list[Any]:
-        return [payload for name, payload in self.calls if name == hook]
-
-    @property
-    def events(self) -> list[StreamEvent]:
-        return self.payloads("on_stream_event")
-
-    @property
-    def result(self) -> ExecutionResult:
-        (result,) = self.payloads("on_execution_complete")
-        return result
 
 
 @dataclass(frozen=True)

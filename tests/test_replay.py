@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import ALL_TRANSCRIPTS, transcript
+from recording import Recorder
 
-from hookspecs import Execution, ExecutionResult, Phase, StreamEvent, cli, hookimpl
+from hookspecs import cli
 from hookspecs.manager import PluginHost
 
 STARTED_AT = "2026-11-20T10:00:00Z"
@@ -31,41 +31,6 @@ EXPECTED_STATUS = {
     "v2.1.72-error-api-connection-EAI_AGAIN-subtype-success-is_error-true.jsonl": "failed",
     "v2.1.72-success-3-subagents-haiku-sonnet-multi-model-long.jsonl": "succeeded",
 }
-
-
-class Recorder:
-    """A plugin that keeps every hook call, in order, with its payload."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    @hookimpl
-    def on_phase_start(self, phase: Phase) -> None:
-        self.calls.append(("on_phase_start", phase))
-
-    @hookimpl
-    def on_phase_end(self, phase: Phase) -> None:
-        self.calls.append(("on_phase_end", phase))
-
-    @hookimpl
-    def on_stream_event(self, event: StreamEvent) -> None:
-        self.calls.append(("on_stream_event", event))
-
-    @hookimpl
-    def on_execution_complete(self, execution: Execution, result: ExecutionResult) -> None:
-        self.calls.append(("on_execution_complete", result))
-
-    def payloads(self, hook: str) -> list[Any]:
-        return [payload for name, payload in self.calls if name == hook]
-
-    @property
-    def events(self) -> list[StreamEvent]:
-        return self.payloads("on_stream_event")
-
-    @property
-    def result(self) -> ExecutionResult:
-        (result,) = self.payloads("on_execution_complete")
-        return result
 
 
 @dataclass
