@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hookspecs.commands import CommandRegistry, PilotError
 from hookspecs.markers import hookimpl
+from hookspecs.payloads import ExecutionResult
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
 """``pilot run`` / ``pilot replay`` exit with these codes (124 and 130 as ``timeout(1)`` and shells do)."""
@@ -51,30 +52,36 @@ def register_commands(commands: CommandRegistry) -> None:
 
     run.set_defaults(handler=do_run)
 
-    replay = commands.add("replay", help="Feed a recorded stream-json transcript through the plugins as one execution")
-    replay.add_argument("file", type=Path, help="the transcript (.jsonl)")
-    replay.add_argument("--task-id", required=True)
+    replay = commands.add(
+        "replay", help="Feed recorded stream-json transcripts through the plugins, one execution per file"
+    )
+    replay.add_argument("files", type=Path, nargs="+", metavar="FILE", help="a transcript (.jsonl)")
+    replay.add_argument("--task-id", required=True, help="the task id of every execution replayed")
     replay.add_argument("--project", required=True)
     replay.add_argument("--project-path", default=None)
     replay.add_argument(
         "--started-at", type=_iso_datetime, default=None, metavar="ISO8601",
-        help="when the execution started (default: now); event times keep their recorded spacing",
+        help="when each execution started (default: now); event times keep their recorded spacing",
     )
 
     def do_replay(args: argparse.Namespace) -> int:
         from hookspecs.replay import replay_transcript
 
-        if not args.file.is_file():
-            raise PilotError(f"no such transcript: {args.file}")
-        try:
-            result = replay_transcript(
-                host, args.file, task_id=args.task_id, project=args.project,
-                started_at=args.started_at, project_path=args.project_path,
-            )
-        except OSError as exc:
-            raise PilotError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-        _print_outcome(result)
-        return EXIT_CODES[result.status]
+        missing = [str(path) for path in args.files if not path.is_file()]
+        if missing:
+            raise PilotError(f"no such transcript: {missing[0]}")
+        code = 0
+        for path in args.files:
+            try:
+                result = replay_transcript(
+                    host, path, task_id=args.task_id, project=args.project,
+                    started_at=args.started_at, project_path=args.project_path,
+                )
+            except OSError as exc:
+                raise PilotError(f"cannot read {path}: {exc.strerror or exc}") from None
+            _print_outcome(result, path if len(args.files) > 1 else None)
+            code = code or EXIT_CODES[result.status]
+        return code
 
     replay.set_defaults(handler=do_replay)
 
@@ -98,10 +105,11 @@ def register_commands(commands: CommandRegistry) -> None:
     plugins.set_defaults(handler=do_plugins)
 
 
-def _print_outcome(result: object) -> None:
-    status = getattr(result, "status")
-    error = getattr(result, "error")
-    line = f"pilot: execution {status} in {getattr(result, 'duration_ms') / 1000:.1f} s"
+def _print_outcome(result: ExecutionResult, path: Path | None = None) -> None:
+    status = result.status
+    error = result.error
+    line = f"pilot: {path}: " if path is not None else "pilot: "
+    line += f"execution {status} in {result.duration_ms / 1000:.1f} s"
     if error and status != "succeeded":
         line += f": {error.splitlines()[0][:300] if error.strip() else error}"
     print(line, file=sys.stderr)

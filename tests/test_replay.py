@@ -126,3 +126,23 @@ def test_a_transcript_without_timestamps_ends_at_start_plus_the_results_duration
         datetime(2026, 11, 20, 10, 8, 35, 335_000, tzinfo=timezone.utc),
         515335,
     )
+
+
+def test_replaying_several_files_records_one_execution_each_and_fails_if_one_failed() -> None:
+    recorder = Recorder()
+    host = PluginHost.create(plugins=[("recorder", recorder)], load_entrypoints=False, env={})
+    files = [transcript("v2.1.328"), transcript("v2.1.220-error"), transcript("v2.1.328")]
+    code = cli.main(["replay", *map(str, files), "--task-id", "T-9", "--project", "demo"], host=host)
+    results = recorder.payloads("on_execution_complete")
+    # 2.1.328 succeeded, the 404 transcript failed (is_error true), 2.1.328 again succeeded.
+    assert [r.status for r in results] == ["succeeded", "failed", "succeeded"]
+    assert len({e.execution_id for e in recorder.executions}) == 3
+    assert code == 1
+
+
+def test_replaying_a_missing_file_among_several_replays_none() -> None:
+    recorder = Recorder()
+    host = PluginHost.create(plugins=[("recorder", recorder)], load_entrypoints=False, env={})
+    code = cli.main(["replay", str(transcript("v2.1.328")), "no-such.jsonl", "--task-id", "T", "--project", "p"],
+                    host=host)
+    assert code == 2 and recorder.calls == []
