@@ -125,7 +125,7 @@ def test_pilot_plugins_lists_the_sample_and_metrics_plugins_with_their_versions(
     }
     assert plugins["metrics"] == {
         "name": "metrics", "distribution": "pilot-metrics-plugin", "version": project_version(),
-        "hooks": hooks,
+        "hooks": sorted([*hooks, "on_host_ready"]),
     }
 
 
