@@ -98,11 +98,29 @@ def register_commands(commands: CommandRegistry) -> None:
             return 0
         from tabulate import tabulate
 
-        rows = [(i.name, i.distribution or "", i.version or "", ", ".join(i.hooks)) for i in infos]
+        from hookspecs.dispatch import ALL_HOOKS
+
+        # Hooks that a plugin added (pilot_hookspecs), e.g. the metrics plugin's sink hook: marked with *,
+        # and each listed under the table with the plugins that implement it.
+        added = sorted(
+            name for name, caller in vars(host.pm.hook).items() if caller.has_spec() and name not in ALL_HOOKS
+        )
+        rows = [
+            (i.name, i.distribution or "", i.version or "", ", ".join(_mark(hook, added) for hook in i.hooks))
+            for i in infos
+        ]
         print(tabulate(rows, headers=("plugin", "distribution", "version", "hooks")))
+        if added:
+            print("\n* added by a plugin; implemented by:")
+        for hook in added:
+            print(f"  {hook}: {', '.join(i.name for i in infos if hook in i.hooks) or '(none)'}")
         return 0
 
     plugins.set_defaults(handler=do_plugins)
+
+
+def _mark(hook: str, added: list[str]) -> str:
+    return f"{hook}*" if hook in added else hook
 
 
 def _print_outcome(result: ExecutionResult, path: Path | None = None) -> None:

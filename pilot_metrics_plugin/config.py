@@ -26,6 +26,8 @@ class ConfigError(ValueError):
 
 DEFAULT_STALE_AFTER_S = 6 * 3600
 """A row left ``running`` this long after its last sign of life is marked ``interrupted``."""
+DEFAULT_SINK_TIMEOUT_S = 10.0
+"""How long the metrics plugin waits for one sink's call (``[sinks] timeout``) before going on without it."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Config:
     stale_after_s: int = DEFAULT_STALE_AFTER_S
     prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sinks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The ``[sinks.NAME]`` tables, by sink plugin name."""
+    sink_timeout_s: float = DEFAULT_SINK_TIMEOUT_S
+    """``[sinks] timeout``: the longest the metrics plugin waits for one sink's call."""
     projects: Mapping[str, str] = field(default_factory=dict)
     """Import mapping: project path (or its last part) -> project name."""
     sla: Mapping[str, Any] = field(default_factory=dict)
@@ -70,6 +75,19 @@ def parse_duration_s(value: object, key: str) -> int:
         if match:
             return int(match.group(1)) * _UNITS[match.group(2)]
     raise ConfigError(f"{key}: expected a duration like '6h' or a number of seconds, got {value!r}")
+
+
+def parse_timeout_s(value: object, key: str) -> float:
+    """A positive number of seconds (``0.5``, ``10``) or a duration (``"10s"``, ``"2m"``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = float(parse_duration_s(value, key))
+    else:
+        raise ConfigError(f"{key}: expected a duration like '10s' or a number of seconds, got {value!r}")
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
+    return seconds
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -118,10 +136,13 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for model, table in prices.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"prices.{model}: expected a table")
-    sinks = _table(data, "sinks")
+    sinks = dict(_table(data, "sinks"))
+    sink_timeout_s = DEFAULT_SINK_TIMEOUT_S
+    if "timeout" in sinks:  # the one setting of [sinks] itself; every other key names a sink's table
+        sink_timeout_s = parse_timeout_s(sinks.pop("timeout"), "sinks.timeout")
     for name, table in sinks.items():
         if not isinstance(table, Mapping):
-            raise ConfigError(f"sinks.{name}: expected a table")
+            raise ConfigError(f"sinks.{name}: expected a table (the settings of the sink named {name!r})")
     projects = _table(data, "projects")
     for key, value in projects.items():
         if not isinstance(value, str):
@@ -133,6 +154,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         stale_after_s=stale,
         prices=prices,
         sinks=sinks,
+        sink_timeout_s=sink_timeout_s,
         projects=projects,
         sla=_table(data, "sla"),
     )

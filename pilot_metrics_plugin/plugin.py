@@ -7,16 +7,20 @@ work; the config is read and the database opened when an execution starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hookspecs.markers import hookimpl
+from pilot_metrics_plugin import sinkspec
 
 if TYPE_CHECKING:
     from hookspecs.manager import PluginHost
     from hookspecs.payloads import Execution, ExecutionResult, Phase, StreamEvent
     from pilot_metrics_plugin.config import Config
     from pilot_metrics_plugin.pricing import PriceTable
+    from pilot_metrics_plugin.record import ExecutionRecord
     from pilot_metrics_plugin.recorder import ExecutionRecorder, ImportSource
+    from pilot_metrics_plugin.sinks import SinkRunner
     from pilot_metrics_plugin.store import MetricsStore
 
 # The recording code (accounting, pricing, SQLite) is imported when the first execution starts, not when
@@ -24,7 +28,11 @@ if TYPE_CHECKING:
 
 
 class MetricsPlugin:
-    """Records every execution into the metrics database and adds ``pilot metrics ...``."""
+    """Records every execution into the metrics database, hands the record to the sinks, and adds
+    ``pilot metrics ...``."""
+
+    pilot_hookspecs: ClassVar[ModuleType] = sinkspec
+    """The sink hook (``on_execution_recorded``), added to the host's hooks when this plugin registers."""
 
     def __init__(self, db_path: Path | None = None, config: Config | None = None) -> None:
         self.db_path = db_path
@@ -33,6 +41,7 @@ class MetricsPlugin:
         self._recorders: dict[str, ExecutionRecorder] = {}
         self._current: tuple[Execution | None, Any] = (None, None)
         self._import_sources: dict[str, ImportSource] = {}
+        self._sinks: SinkRunner | None = None
         self.host: PluginHost | None = None
         """The host that loaded this plugin (``on_host_ready``): ``pilot metrics import`` drives executions
         through it, so that every plugin sees them."""
@@ -109,7 +118,21 @@ class MetricsPlugin:
         recorder = self._recorders.pop(execution.execution_id)
         if self._current[0] is execution:
             self._current = (None, None)
-        recorder.completed(result)
+        record = recorder.completed(result)
+        if record is not None:
+            self.deliver(record)
+
+    def deliver(self, record: ExecutionRecord) -> None:
+        """Give the committed ``record`` to the sinks of the host that drives the executions."""
+        host = self.host
+        if host is None or not host.dispatcher.has_impls(sinkspec.SINK_HOOK):
+            return
+        if self._sinks is None:
+            from pilot_metrics_plugin.sinks import SinkRunner
+
+            self._sinks = SinkRunner()
+        config = self.config()  # already read and valid: the record could not be stored otherwise
+        self._sinks.deliver(host.dispatcher, record, config.sinks, config.sink_timeout_s)
 
     # -- commands --------------------------------------------------------------------------------------------
 

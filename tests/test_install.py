@@ -156,7 +156,8 @@ def test_pilot_load_plugins_loads_only_the_named_plugin(venv: Venv) -> None:
 
 
 def test_pilot_disable_plugins_hides_the_named_plugin(venv: Venv) -> None:
-    assert sorted(listed(venv, PILOT_DISABLE_PLUGINS="sample")) == ["metrics", "pilot"]
+    # "otel" is the metrics distribution's OpenTelemetry sink (idle unless [sinks.otel] enabled = true).
+    assert sorted(listed(venv, PILOT_DISABLE_PLUGINS="sample")) == ["metrics", "otel", "pilot"]
 
 
 BROKEN_PYPROJECT = """\
