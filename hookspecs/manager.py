@@ -85,16 +85,27 @@ class PluginHost:
         pm = pluggy.PluginManager(PROJECT_NAME)
         pm.add_hookspecs(spec)
         host = cls(pm, HookDispatcher.for_manager(pm, env))
-        for name, plugin in plugins:
-            host._register(name, plugin, None)
+        pending: list[tuple[str, object, importlib.metadata.Distribution | None]] = [
+            (name, plugin, None) for name, plugin in plugins
+        ]
         if load_entrypoints:
-            host._load_entrypoints(env)
+            pending += host._load_entrypoints(env, taken={name for name, _, _ in pending})
+        # Every plugin's own hookspecs first: an implementation of a hook that another plugin adds must be
+        # checked against that spec whichever order the environment lists the plugins in.
+        pending = [entry for entry in pending if host._add_specs(entry[0], entry[1], entry[2])]
+        for name, plugin, dist in pending:
+            if host._register(name, plugin, _metadata(dist, "Name")) and dist is not None:
+                host.distributions[name] = dist
         host._check_unknown_hooks()
         host.dispatcher.refresh()
         host.dispatcher.call("on_host_ready", host=host)
         return host
 
-    def _load_entrypoints(self, env: Mapping[str, str]) -> None:
+    def _load_entrypoints(
+        self, env: Mapping[str, str], taken: set[str]
+    ) -> list[tuple[str, object, importlib.metadata.Distribution | None]]:
+        """Import the chosen plugins of the entry-point group, each on its own: a broken one is reported."""
+        loaded: list[tuple[str, object, importlib.metadata.Distribution | None]] = []
         allow = _names(env["PILOT_LOAD_PLUGINS"]) if "PILOT_LOAD_PLUGINS" in env else None
         deny = _names(env.get("PILOT_DISABLE_PLUGINS", ""))
         for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
@@ -106,7 +117,7 @@ class PluginHost:
             if ep.name == RESERVED_NAME:
                 self.problems.append(LoadProblem(ep.name, dist_name, "the name 'pilot' is the host's own", loaded=False))
                 continue
-            if self.pm.has_plugin(ep.name):
+            if ep.name in taken:
                 self.problems.append(
                     LoadProblem(ep.name, dist_name, "another plugin already has this name", loaded=False)
                 )
@@ -116,14 +127,24 @@ class PluginHost:
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
                 self.problems.append(LoadProblem(ep.name, dist_name, _describe(exc), loaded=False))
                 continue
-            if self._register(ep.name, plugin, dist_name) and dist is not None:
-                self.distributions[ep.name] = dist
+            taken.add(ep.name)
+            loaded.append((ep.name, plugin, dist))
+        return loaded
+
+    def _add_specs(self, name: str, plugin: object, dist: importlib.metadata.Distribution | None) -> bool:
+        """Add the hookspecs a plugin declares (``pilot_hookspecs``); ``False`` if they are broken."""
+        specs = getattr(plugin, "pilot_hookspecs", None)
+        if specs is None:
+            return True
+        try:
+            self.pm.add_hookspecs(specs)
+        except Exception as exc:  # noqa: BLE001 - a broken spec module is that plugin's problem only
+            self.problems.append(LoadProblem(name, _metadata(dist, "Name"), _describe(exc), loaded=False))
+            return False
+        return True
 
     def _register(self, name: str, plugin: object, dist_name: str | None) -> bool:
-        specs = getattr(plugin, "pilot_hookspecs", None)
         try:
-            if specs is not None:
-                self.pm.add_hookspecs(specs)
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - pluggy >= 1.7 validates before it changes any state
             self.problems.append(LoadProblem(name, dist_name, _describe(exc), loaded=False))
@@ -157,7 +178,7 @@ class PluginHost:
 
     def register(self, name: str, plugin: object) -> None:
         """Register one more plugin (a plugin's own helper, or a test's)."""
-        if self._register(name, plugin, None):
+        if self._add_specs(name, plugin, None) and self._register(name, plugin, None):
             self._check_unknown_hooks(only=plugin)
             self.dispatcher.refresh()
             for impl in self.pm.hook.on_host_ready.get_hookimpls():

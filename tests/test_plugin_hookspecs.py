@@ -87,11 +87,6 @@ def test_an_implementation_with_an_argument_the_added_hook_lacks_is_refused_and_
     assert host.pm.has_plugin("budget")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "manager: pluggy validates the implementations already registered when a plugin adds its specs, and the "
-    "error is charged to the adding plugin; the manager should add every plugin's pilot_hookspecs before "
-    "registering any plugin (entry-point order is the environment's)"
-))
 def test_an_implementation_with_a_wrong_argument_registered_first_does_not_keep_its_adder_out() -> None:
     class WrongArgument:
         @hookimpl
