@@ -103,8 +103,9 @@ def import_command(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
             args.paths, task_id=args.task_id, project=args.project, projects=projects
         )
 
-    host = _import_host(plugin, no_sinks=args.no_sinks)
     store = _open_store(plugin, args.db, dry_run=args.dry_run)
+    own_host = plugin.host
+    host = _import_host(plugin, no_sinks=args.no_sinks)  # --no-sinks: the plugin's host is a private one
     bar = _progress_bar(len(sources), quiet=args.quiet)
     default_db = plugin.db_path
     if args.db:
@@ -116,6 +117,7 @@ def import_command(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
         )
     finally:
         plugin.db_path = default_db
+        plugin.host = own_host
         if bar is not None:
             bar.close()
         if store is not None:
