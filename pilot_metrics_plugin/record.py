@@ -3,6 +3,7 @@ sinks receive. ``to_dict`` gives the stable JSON shape (snake_case keys; times I
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -101,7 +102,8 @@ class ExecutionRecord:
     price_table_version: str | None
     models: tuple[ModelUsageRecord, ...]
     phases: tuple[PhaseRecord, ...]
-    tool_calls: dict[str, int]
+    tool_calls: Mapping[str, int]
+    """Tool name -> calls; read-only, since every sink shares the record."""
     files_read: tuple[str, ...]
     files_written: tuple[str, ...]
     commit_shas: tuple[str, ...]

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from pilot_metrics_plugin.migrations import SchemaTooNewError, migrate
@@ -336,7 +337,7 @@ def record_from_row(
         price_table_version=row["price_table_version"],
         models=models,
         phases=phases,
-        tool_calls=json.loads(row["tool_calls"] or "{}"),
+        tool_calls=MappingProxyType(json.loads(row["tool_calls"] or "{}")),
         files_read=tuple(json.loads(row["files_read"] or "[]")),
         files_written=tuple(json.loads(row["files_written"] or "[]")),
         commit_shas=tuple(json.loads(row["commit_shas"] or "[]")),
