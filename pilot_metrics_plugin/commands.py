@@ -43,7 +43,7 @@ def register(commands: CommandRegistry, plugin: MetricsPlugin) -> None:
         importlib.import_module(f"pilot_metrics_plugin.{module_name}").add_commands(sub, plugin)
 
 
-COMMAND_MODULES: tuple[str, ...] = ("cli_import", "cli_reports", "cli_prometheus")
+COMMAND_MODULES: tuple[str, ...] = ("cli_import", "cli_reports", "cli_dashboard", "cli_sla", "cli_prometheus")
 """The ``cli_*`` modules that add more ``pilot metrics`` subcommands, in ``--help`` order."""
 
 

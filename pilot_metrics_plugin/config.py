@@ -31,6 +31,25 @@ DEFAULT_SINK_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
+class SlaTargets:
+    """SLA targets at one level of the config; ``None``: not set at this level (the next one applies)."""
+
+    success_rate: float | None = None
+    """The lowest acceptable succeeded / finished, 0 to 1."""
+    duration_p95_ms: int | None = None
+    """The longest acceptable nearest-rank p95 of finished executions' durations."""
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    """``[sla]`` (``target_success``, ``target_p95``) for every project; ``[sla.projects."NAME"]``, the same
+    keys, override them for one project."""
+
+    defaults: SlaTargets = field(default_factory=SlaTargets)
+    projects: Mapping[str, SlaTargets] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     db_path: Path | None = None
@@ -43,7 +62,8 @@ class Config:
     """``[sinks] timeout``: the longest the metrics plugin waits for one sink's call."""
     projects: Mapping[str, str] = field(default_factory=dict)
     """Import mapping: project path (or its last part) -> project name."""
-    sla: Mapping[str, Any] = field(default_factory=dict)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    """``[sla]``: the targets of ``pilot metrics sla``, for every project and per project."""
 
 
 def pilot_home(env: Mapping[str, str] | None = None) -> Path:
@@ -104,6 +124,60 @@ def _string(data: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+def parse_success_target(value: object, key: str) -> float:
+    """A success rate target: a fraction from 0 to 1 (``0.95``) or a percentage (``"95%"``)."""
+    rate: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        rate = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            rate = None
+    if rate is None or not 0 <= rate <= 1:
+        raise ConfigError(
+            f"{key}: expected a success rate from 0 to 1 (0.95) or a percentage ('95%'), got {value!r}"
+        )
+    return rate
+
+
+def parse_p95_target_ms(value: object, key: str) -> int:
+    """A p95 duration target (``"30m"``, ``"90s"``, seconds) in milliseconds; more than 0."""
+    seconds = parse_duration_s(value, key)
+    if seconds <= 0:
+        raise ConfigError(f"{key}: must be more than 0 seconds, got {value!r}")
+    return seconds * 1000
+
+
+SLA_TARGET_KEYS = ("target_success", "target_p95")
+
+
+def _sla_targets(table: Mapping[str, Any], key: str) -> SlaTargets:
+    for name in table:
+        if name not in SLA_TARGET_KEYS:
+            raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join(SLA_TARGET_KEYS)})")
+    success = table.get("target_success")
+    p95 = table.get("target_p95")
+    return SlaTargets(
+        success_rate=None if success is None else parse_success_target(success, f"{key}.target_success"),
+        duration_p95_ms=None if p95 is None else parse_p95_target_ms(p95, f"{key}.target_p95"),
+    )
+
+
+def _sla(data: Mapping[str, Any]) -> SlaConfig:
+    table = dict(_table(data, "sla"))
+    projects = table.pop("projects", {})
+    if not isinstance(projects, Mapping):
+        raise ConfigError(f"sla.projects: expected a table of projects, got {type(projects).__name__}")
+    per_project = {}
+    for name, targets in projects.items():
+        if not isinstance(targets, Mapping):
+            raise ConfigError(f"sla.projects.{name}: expected a table (target_success, target_p95)")
+        per_project[name] = _sla_targets(targets, f"sla.projects.{name}")
+    return SlaConfig(defaults=_sla_targets(table, "sla"), projects=per_project)
+
+
 KNOWN_KEYS = frozenset({"db_path", "timezone", "stale_after", "prices", "sinks", "projects", "sla"})
 
 
@@ -136,6 +210,15 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for model, table in prices.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"prices.{model}: expected a table")
+    if prices:
+        # Checked here, not when the first execution ends: a bad price would otherwise leave that
+        # execution's row `running` and fail `reprice` with a traceback-like line instead of naming the key.
+        from pilot_metrics_plugin.pricing import PriceTable
+
+        try:
+            PriceTable.load(prices)
+        except ValueError as exc:
+            raise ConfigError(f"prices: {exc}") from None
     sinks = dict(_table(data, "sinks"))
     sink_timeout_s = DEFAULT_SINK_TIMEOUT_S
     if "timeout" in sinks:  # the one setting of [sinks] itself; every other key names a sink's table
@@ -156,7 +239,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         sinks=sinks,
         sink_timeout_s=sink_timeout_s,
         projects=projects,
-        sla=_table(data, "sla"),
+        sla=_sla(data),
     )
 
 
