@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import pluggy
@@ -42,6 +43,11 @@ class HookDispatcher:
     _plans: dict[str, tuple[tuple[str, Callable[..., Any], tuple[str, ...], tuple[str, ...]], ...]] = field(
         default_factory=dict
     )
+    _calls: dict[str, tuple[tuple[str, Callable[..., Any], Callable[[dict[str, Any]], Any], bool], ...]] = field(
+        default_factory=dict
+    )
+    """Per hook, what ``call`` runs: ``(plugin, function, its arguments from the keywords, has keyword-only
+    arguments)``."""
     _failures: dict[tuple[str, str], _Failures] = field(default_factory=dict)
     _consecutive: dict[str, int] = field(default_factory=dict)
     _disabled: set[str] = field(default_factory=set)
@@ -70,6 +76,13 @@ class HookDispatcher:
                 if not (impl.hookwrapper or impl.wrapper)
             )
         self._plans = plans
+        self._calls = {
+            name: tuple(
+                (plugin, function, _arguments(argnames), bool(kwargnames))
+                for plugin, function, argnames, kwargnames in plan
+            )
+            for name, plan in plans.items()
+        }
 
     def has_impls(self, hook: str) -> bool:
         return bool(self._plans.get(hook))
@@ -81,13 +94,29 @@ class HookDispatcher:
         self._disabled.clear()
 
     def call(self, hook: str, announce: Callable[[str], None] | None = None, **kwargs: Any) -> None:
-        """Call every implementation of ``hook``; ``announce(plugin)`` runs before each one."""
-        for plan in self._plans[hook]:
-            if plan[0] in self._disabled:
+        """Call every implementation of ``hook``; ``announce(plugin)`` runs before each one.
+
+        This runs once per stream event for every plugin, so it is ``_invoke`` written out, with each
+        implementation's arguments picked by a prepared ``itemgetter``."""
+        for plugin, function, arguments, keyword_only in self._calls[hook]:
+            if plugin in self._disabled:
                 continue
             if announce is not None:
-                announce(plan[0])
-            self._invoke(hook, plan, kwargs)
+                announce(plugin)
+            if keyword_only:
+                self._invoke(hook, next(p for p in self._plans[hook] if p[0] == plugin), kwargs)
+                continue
+            try:
+                function(*arguments(kwargs))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # as in _invoke
+                if self.strict:
+                    raise
+                self.failed(plugin, hook, exc)
+            else:
+                if self._consecutive:
+                    self._consecutive.pop(plugin, None)
 
     def call_one(self, plugin: str, hook: str, **kwargs: Any) -> None:
         """Call one plugin's implementation of ``hook``, with the same failure containment."""
@@ -144,3 +173,13 @@ class HookDispatcher:
             PluginError(plugin=plugin, hook=hook, error=record.first_error, count=record.count)
             for (plugin, hook), record in self._failures.items()
         )
+
+
+def _arguments(argnames: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function that picks ``argnames`` out of the call's keywords, as a tuple."""
+    if len(argnames) >= 2:
+        return itemgetter(*argnames)
+    if len(argnames) == 1:
+        name = argnames[0]
+        return lambda kwargs: (kwargs[name],)
+    return lambda kwargs: ()

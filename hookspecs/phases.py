@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 INITIAL_PHASE = "planning"
@@ -97,8 +98,10 @@ def phase_of_tool(name: str, tool_input: Any) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def phase_of_command(command: str) -> str:
-    """The strongest phase among the simple commands of a shell command line."""
+    """The strongest phase among the simple commands of a shell command line. Cached: an agent runs the
+    same few commands (its test command above all) again and again, and classifying one takes a few µs."""
     found: set[str] = set()
     for segment in _SEGMENTS.split(command):
         segment = _PATH.sub("", _PREFIXES.sub("", segment.strip().lstrip("({ ")))
@@ -153,12 +156,13 @@ class PhaseDetector:
         if raw.get("type") != "assistant" or raw.get("parent_tool_use_id"):
             return None
         message = raw.get("message")
-        content = message.get("content") if isinstance(message, Mapping) else None
+        # `type(x) is dict` first: decoded JSON is always a dict, and the Mapping ABC check costs more.
+        content = message.get("content") if type(message) is dict or isinstance(message, Mapping) else None
         if not isinstance(content, list):
             return None
         new = None
         for block in content:
-            if not isinstance(block, Mapping):
+            if not (type(block) is dict or isinstance(block, Mapping)):
                 continue
             kind = block.get("type")
             if kind == "text":

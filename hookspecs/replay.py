@@ -16,7 +16,7 @@ from typing import Any
 from hookspecs.execution import ExecutionDriver, new_execution_id, utc_now
 from hookspecs.manager import PluginHost
 from hookspecs.payloads import Execution, ExecutionResult
-from hookspecs.runner import feed_lines
+from hookspecs.runner import READ_BUFFER_BYTES, feed_lines
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -52,7 +52,10 @@ class ReplayClock:
             if moment is not None:
                 if self.offset is None:
                     self.offset = self.start - moment
-                shifted = moment + self.offset
+                try:
+                    shifted = moment + self.offset
+                except OverflowError:  # years away from the first timestamp: as if it had none
+                    return self.last
                 if shifted > self.last:
                     self.last = shifted
         return self.last
@@ -72,7 +75,8 @@ def replay_transcript(
 ) -> ExecutionResult:
     """Feed a stream-json file through the hooks as one execution. ``OSError`` if it cannot be opened."""
     start = started_at or utc_now()
-    handle = open(path, "rb")  # noqa: SIM115 - opened before any hook runs, so a bad path records nothing
+    # Opened before any hook runs, so a bad path records nothing.
+    handle = open(path, "rb", buffering=READ_BUFFER_BYTES)  # noqa: SIM115
     execution = Execution(
         execution_id=execution_id or new_execution_id(),
         task_id=task_id,

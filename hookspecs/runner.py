@@ -23,6 +23,9 @@ from hookspecs.payloads import Execution, ExecutionResult
 from hookspecs.streamjson import MAX_LINE_BYTES
 
 STDERR_TAIL_BYTES = 64 * 1024
+READ_BUFFER_BYTES = 1024 * 1024
+"""Buffer for reading the agent's stdout (and a replayed file): stream-json lines run to tens of KB, and with
+the default 8 KB buffer each ``readline`` assembles its line from several reads (about 1 µs a line more)."""
 KILL_GRACE_S = 3.0
 """How long the agent's process group gets between SIGTERM and SIGKILL."""
 
@@ -127,6 +130,7 @@ def run_agent(host: PluginHost, request: RunRequest) -> ExecutionResult:
     try:
         process = subprocess.Popen(
             request.command,
+            bufsize=READ_BUFFER_BYTES,
             cwd=request.project_path,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -39,7 +39,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -240,17 +240,17 @@ class StreamFolder:
 
     def _assistant(self, raw: Mapping[str, Any]) -> None:
         error = raw.get("error")
-        if isinstance(error, str):
+        if error is not None and isinstance(error, str):
             self._agent_error = error
         message = raw.get("message")
-        if not _is_mapping(message):
+        if not (type(message) is dict or _is_mapping(message)):
             return
         usage = message.get("usage")
-        output = usage.get("output_tokens") if _is_mapping(usage) else None
+        output = usage.get("output_tokens") if type(usage) is dict or _is_mapping(usage) else None
         if not (type(output) is int and 0 <= output <= MAX_TOKENS):
             output = 0
         key = message.get("id")
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             # Without an id, lines cannot be matched up: each counts as its own response.
             self._unnamed_messages += 1
             key = self._unnamed_messages
@@ -261,7 +261,8 @@ class StreamFolder:
             entry[0] = message.get("model")
             entry[1] = usage
             entry[2] = raw.get("parent_tool_use_id")
-            entry[3] = max(entry[3], output)
+            if output > entry[3]:
+                entry[3] = output
         content = message.get("content")
         if type(content) is not list:
             return
@@ -304,6 +305,7 @@ class StreamFolder:
 
     def _user(self, raw: Mapping[str, Any]) -> None:
         viewed_files = False
+        scanned: Any = None
         message = raw.get("message")
         if _is_mapping(message):
             content = message.get("content")
@@ -314,9 +316,18 @@ class StreamFolder:
                         if type(tool_id) is str and self._tool_names.get(tool_id) in FILE_VIEWING_TOOLS:
                             viewed_files = True
                         else:
-                            self._scan_tool_output(block.get("content"))
-        if not viewed_files:  # the sidecar repeats the line's tool result in the tool's own shape
-            self._scan_tool_output(raw.get("tool_use_result"))
+                            scanned = block.get("content")
+                            self._scan_tool_output(scanned)
+        if viewed_files:
+            return
+        # The sidecar repeats the line's tool result in the tool's own shape. A shell command's ``stdout``
+        # is most often the very text just scanned (tool output is most of a stream's bytes): not twice.
+        sidecar = raw.get("tool_use_result")
+        if type(scanned) is str and type(sidecar) is dict and sidecar.get("stdout") == scanned:
+            return
+        if type(scanned) is str and sidecar == scanned:
+            return
+        self._scan_tool_output(sidecar)
 
     def _scan_tool_output(self, output: Any) -> None:
         if type(output) is str:
@@ -386,14 +397,16 @@ class StreamFolder:
                 cost_nano_usd, cost_source = reported_total, "reported"
             else:
                 cost_nano_usd, cost_source = _sum_costs(rows)
-        return self._build(
-            rows,
-            counts,
-            result,
-            cost_nano_usd=cost_nano_usd,
-            cost_source=cost_source,
-            price_table_version=prices.version if consulted else None,
-            reported_total_cost_nano_usd=reported_total,
+        return _bounded(
+            self._build(
+                rows,
+                counts,
+                result,
+                cost_nano_usd=cost_nano_usd,
+                cost_source=cost_source,
+                price_table_version=prices.version if consulted else None,
+                reported_total_cost_nano_usd=reported_total,
+            )
         )
 
     def _rows_from_result(
@@ -649,6 +662,30 @@ def _price_responses(responses: list[_Row], on: date, prices: PriceTable) -> tup
         else:
             row.cost_nano_usd += nano
     return list(rows.values()), consulted
+
+
+def _bounded(account: Account) -> Account:
+    """``account``, unless its sums pass what one execution can use: more than ``MAX_TOKENS`` tokens, or a
+    cost above ``MAX_COST_NANO_USD`` (thousands of responses or models each claiming a huge but allowed
+    count). Such sums are corrupt and would not fit SQLite's 64-bit integers: the usage is dropped, the cost
+    is unknown (never a guess), and the account counts one more malformed value."""
+    costs = (account.cost_nano_usd, *(model.cost_nano_usd for model in account.models))
+    if account.tokens_total <= MAX_TOKENS and all(c is None or c <= MAX_COST_NANO_USD for c in costs):
+        return account
+    return replace(
+        account,
+        tokens_input=0,
+        tokens_output=0,
+        tokens_cache_read=0,
+        tokens_cache_write=0,
+        tokens_cache_write_1h=0,
+        tokens_total=0,
+        cost_nano_usd=None,
+        cost_source="unknown",
+        models=(),
+        usage_complete=False,
+        malformed_usage=account.malformed_usage + 1,
+    )
 
 
 def _sum_costs(rows: list[_Row]) -> tuple[int | None, str]:

@@ -316,6 +316,9 @@ def run_export(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
         )
     flt = build_filter(plugin, args)
     store = _open(plugin, args.db)
+    # An export reads each page once: mapping the file (as the reports do) would only put the whole database
+    # into this process's resident memory.
+    store.conn.execute("PRAGMA mmap_size = 0").fetchall()
     try:
         if args.output is None:
             written = _guarded(store, lambda: export.write(store.conn, flt, args.format, sys.stdout))

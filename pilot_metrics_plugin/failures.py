@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["CATEGORIES", "classify", "first_line", "redact"]
@@ -236,6 +236,20 @@ def redact(text: str) -> str:
     for pattern, replacement in _REDACTIONS:
         redacted = pattern.sub(replacement, redacted)
     return redacted
+
+
+_SECRET_FLAG = re.compile(r"--?[A-Za-z0-9_.\-]*?" + _SECRET_WORDS, re.IGNORECASE)
+
+
+def redact_command(argv: Sequence[str]) -> list[str]:
+    """A command line fit to store: each argument through ``redact`` (``--token=x``, ``API_KEY=x``, keys by
+    their format), and the argument after a flag that names a secret (``--password x``) masked whole."""
+    masked: list[str] = []
+    after_flag = False
+    for argument in argv:
+        masked.append(_MARK if after_flag and _MARK not in argument else redact(argument))
+        after_flag = bool(_SECRET_FLAG.fullmatch(argument))
+    return masked
 
 
 def first_line(text: str | None, limit: int = 500) -> str | None:

@@ -42,6 +42,7 @@ class MetricsPlugin:
         self._current: tuple[Execution | None, Any] = (None, None)
         self._import_sources: dict[str, ImportSource] = {}
         self._sinks: SinkRunner | None = None
+        self._store: MetricsStore | None = None
         self.host: PluginHost | None = None
         """The host that loaded this plugin (``on_host_ready``): ``pilot metrics import`` drives executions
         through it, so that every plugin sees them."""
@@ -81,6 +82,24 @@ class MetricsPlugin:
         path = resolve_db_path(config, db or self.db_path)
         return MetricsStore.open(path, stale_after_s=config.stale_after_s, create=create)
 
+    def _recording_store(self) -> MetricsStore:
+        """The store executions are recorded into: opened once and kept open from one execution to the next
+        (opening runs the migration check, and closing SQLite's last connection checkpoints the WAL: about
+        1 ms each, more than recording a whole execution), closed when the process exits."""
+        if self._store is None:
+            import atexit
+
+            self._store = self.open_store()
+            atexit.register(self._store.close)
+        return self._store
+
+    def _release_store(self, store: MetricsStore, broken: bool) -> None:
+        """An execution is done with ``store``: keep it open for the next one, unless it failed."""
+        if broken or store is not self._store:
+            if store is self._store:
+                self._store = None
+            store.close()
+
     @hookimpl
     def on_host_ready(self, host: PluginHost) -> None:
         self.host = host
@@ -94,8 +113,9 @@ class MetricsPlugin:
         from pilot_metrics_plugin.recorder import ExecutionRecorder
 
         recorder = ExecutionRecorder(
-            execution, self.open_store, self.price_table,
+            execution, self._recording_store, self.price_table,
             source=self._import_sources.pop(execution.execution_id, None),
+            release_store=self._release_store,
         )
         self._recorders[execution.execution_id] = recorder
         self._current = (execution, recorder.feed)
@@ -118,9 +138,14 @@ class MetricsPlugin:
         recorder = self._recorders.pop(execution.execution_id)
         if self._current[0] is execution:
             self._current = (None, None)
-        record = recorder.completed(result)
+        # The record is read back from the database only for the sinks: without any, that read is wasted.
+        record = recorder.completed(result, read_back=self._has_sinks())
         if record is not None:
             self.deliver(record)
+
+    def _has_sinks(self) -> bool:
+        host = self.host
+        return host is not None and host.dispatcher.has_impls(sinkspec.SINK_HOOK)
 
     def deliver(self, record: ExecutionRecord) -> None:
         """Give the committed ``record`` to the sinks of the host that drives the executions."""

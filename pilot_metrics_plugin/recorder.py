@@ -1,13 +1,19 @@
 """Recording one execution: the running row at start, each phase as it ends, the accounted row at the end.
 
-Nothing per stream event touches the disk: events are folded in memory by ``StreamFolder``. A database that
-cannot be written is reported once per execution and never stops the execution; the end tries again and
+Nothing per stream event touches the disk: events are folded in memory by ``StreamFolder``. Phases are
+written as they end, but at most one write a second per execution (wall time, ``PHASE_WRITE_INTERVAL_S``):
+a replay or an import ends hundreds of phases within milliseconds, and a transaction for each would cost
+more than all the rest of the work; phases held back go with the next write, which a timer makes at most a
+second after the one before, so a crash loses no phase that ended more than a second before it. A database
+that cannot be written is reported once per execution and never stops the execution; the end tries again and
 writes everything, so a database that was briefly unavailable still gets the whole record.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -15,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from hookspecs.payloads import Execution, ExecutionResult, Phase
 from pilot_metrics_plugin.accounting import Account, StreamFolder
 from pilot_metrics_plugin.config import Config
-from pilot_metrics_plugin.failures import classify
+from pilot_metrics_plugin.failures import classify, redact_command
 from pilot_metrics_plugin.pricing import PriceTable
 from pilot_metrics_plugin.record import ExecutionRecord, PhaseRecord
 from pilot_metrics_plugin.store import MetricsStore, StoreError
@@ -23,6 +29,8 @@ from pilot_metrics_plugin.store import MetricsStore, StoreError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
+PHASE_WRITE_INTERVAL_S = 1.0
+"""Phases ending within this many seconds (wall time) of an execution's last phase write wait for the next."""
 
 
 def to_ms(moment: datetime) -> int:
@@ -53,6 +61,61 @@ def with_commit(seen: Sequence[str], commit_sha: str | None) -> list[str]:
     return shas
 
 
+def _close_store(store: MetricsStore, broken: bool) -> None:
+    store.close()
+
+
+class _HeldBackPhases:
+    """One daemon thread per process that writes the phases each recorder held back, when its interval is
+    over (a thread per execution would cost more than recording a replayed one)."""
+
+    def __init__(self) -> None:
+        self._due: dict[ExecutionRecorder, float] = {}
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._sleeping_until: float | None = None
+
+    def schedule(self, recorder: ExecutionRecorder, delay_s: float) -> None:
+        at = time.monotonic() + delay_s
+        with self._wake:
+            if recorder in self._due:
+                return
+            self._due[recorder] = at
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pilot-metrics-phases", daemon=True)
+                self._thread.start()
+            if self._sleeping_until is None or at < self._sleeping_until:
+                self._wake.notify()
+
+    def cancel(self, recorder: ExecutionRecorder) -> None:
+        with self._wake:
+            self._due.pop(recorder, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                recorder = None
+                while recorder is None:
+                    if not self._due:
+                        self._sleeping_until = None
+                        self._wake.wait()
+                        continue
+                    first, at = min(self._due.items(), key=lambda item: item[1])
+                    if at > time.monotonic():
+                        self._sleeping_until = at
+                        self._wake.wait(at - time.monotonic())
+                        continue
+                    del self._due[first]
+                    recorder = first
+            try:
+                recorder._write_held_back()
+            except Exception:  # noqa: BLE001 - the end writes every phase anyway; this thread must live on
+                pass
+
+
+_HELD_BACK = _HeldBackPhases()
+
+
 class ExecutionRecorder:
     """The metrics of one execution, from its first phase to its completion."""
 
@@ -63,17 +126,29 @@ class ExecutionRecorder:
         prices: Callable[[], PriceTable],
         say: Callable[[str], None] = report,
         source: ImportSource | None = None,
+        release_store: Callable[[MetricsStore, bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``open_store`` gives the store to write to; ``release_store(store, broken)`` is called when this
+        execution is done with it (default: close it), so that a caller may keep one store open for many."""
         self.execution = execution
         self.source = source
         self.folder = StreamFolder()
         self.feed = self.folder.feed
         self.phases: list[PhaseRecord] = []
         self._open_store = open_store
+        self._release_store = release_store or _close_store
         self._prices = prices
         self._say = say
+        self._clock = clock
         self._store: MetricsStore | None = None
         self._last_error: str | None = None
+        self._phases_written = 0
+        self._phase_written_at: float | None = None
+        # Phases held back by the interval are written by _HELD_BACK's thread once it is over, so that a crash
+        # while the agent works in silence still finds them; the lock keeps that thread and this one apart.
+        self._lock = threading.Lock()
+        self._done = False
 
     def _with_store(self, action: Callable[[MetricsStore], object]) -> bool:
         try:
@@ -87,7 +162,7 @@ class ExecutionRecorder:
                 self._say(f"pilot metrics: cannot record execution {self.execution.execution_id}: {message}")
                 self._last_error = message
             if self._store is not None:
-                self._store.close()
+                self._release_store(self._store, True)
                 self._store = None
             return False
 
@@ -98,7 +173,7 @@ class ExecutionRecorder:
             "task_id": execution.task_id,
             "project": execution.project,
             "project_path": execution.project_path,
-            "agent_command": list(execution.agent_command),
+            "agent_command": redact_command(execution.agent_command),
             "model_requested": execution.model,
             "started_at_ms": to_ms(execution.started_at),
             "source_key": self.source.source_key if self.source else None,
@@ -114,27 +189,50 @@ class ExecutionRecorder:
             ended_at_ms=to_ms(phase.ended_at),
             duration_ms=phase.duration_ms or 0,
         )
-        self.phases.append(record)
-        seq = len(self.phases) - 1
-        if self._store is not None:
-            self._with_store(lambda store: store.add_phase(self.execution.execution_id, record, seq))
+        with self._lock:
+            self.phases.append(record)
+            if self._store is None:
+                return
+            now = self._clock()
+            if self._phase_written_at is not None and now - self._phase_written_at < PHASE_WRITE_INTERVAL_S:
+                _HELD_BACK.schedule(self, self._phase_written_at + PHASE_WRITE_INTERVAL_S - now)
+                return
+            self._write_phases(now)
 
-    def completed(self, result: ExecutionResult) -> ExecutionRecord | None:
-        """Write the accounted execution; returns the record as stored, or ``None`` if it could not be."""
+    def _write_phases(self, now: float) -> None:
+        """Write the phases not written yet (the lock held)."""
+        self._phase_written_at = now
+        first = self._phases_written
+        pending = self.phases[first:]
+        if self._with_store(lambda store: store.add_phases(self.execution.execution_id, pending, first)):
+            self._phases_written = first + len(pending)
+
+    def _write_held_back(self) -> None:
+        with self._lock:
+            if not self._done and self._store is not None and self._phases_written < len(self.phases):
+                self._write_phases(self._clock())
+
+    def completed(self, result: ExecutionResult, *, read_back: bool = True) -> ExecutionRecord | None:
+        """Write the accounted execution; returns the record as stored, or ``None`` if it could not be
+        stored. ``read_back=False`` (nobody wants the record) skips reading it back and returns ``None``."""
         execution = self.execution
         prices = self._prices()
         account = self.folder.account(execution.started_at.date(), prices)
         row = self.row(result, account)
         models = account.models
         stored: list[ExecutionRecord | None] = [None]
+        with self._lock:
+            self._done = True
+            _HELD_BACK.cancel(self)
 
         def finish(store: MetricsStore) -> None:
             store.finish_execution(row, self.phases, models)
-            stored[0] = store.load_record(execution.execution_id)
+            if read_back:
+                stored[0] = store.load_record(execution.execution_id)
 
         self._with_store(finish)
         if self._store is not None:
-            self._store.close()
+            self._release_store(self._store, False)
             self._store = None
         return stored[0]
 
@@ -153,7 +251,7 @@ class ExecutionRecorder:
             "task_id": execution.task_id,
             "project": execution.project,
             "project_path": execution.project_path,
-            "agent_command": list(execution.agent_command),
+            "agent_command": redact_command(execution.agent_command),
             "model_requested": execution.model or account.model_requested,
             "status": status,
             "failure_category": category,
