@@ -16,6 +16,11 @@ def test_the_example_config_loads(tmp_path: Path) -> None:
     assert config.stale_after_s == 6 * 3600
     assert config.prices["claude-opus-5-5"]["cache_read"] == "0.20"
     assert config.projects["/home/user/Projects/shop"] == "shop"
+    assert config.sinks["jsonl"]["path"] == "~/.pilot/executions.jsonl"
+    assert config.sink_timeout_s == 10.0
+    # 30m for every project; shop's own p95 target is 15m = 900,000 ms and it keeps the shared 0.95.
+    assert config.sla.defaults.duration_p95_ms == 1_800_000
+    assert config.sla.projects["shop"].duration_p95_ms == 900_000
 
 
 def test_no_config_file_means_defaults_under_pilot_home(_isolated_environment: Path) -> None:
