@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from agent_cli import agent_env, claude_code_binary
 from fake_anthropic_api import FakeAnthropicAPI, RecordedRequest
 
@@ -187,11 +188,6 @@ def test_the_cli_calls_only_the_messages_endpoint_once_per_reply(claude_run: Cla
         ("POST", "/v1/messages?beta=true", True),
         ("POST", "/v1/messages?beta=true", True),
     ]
-
-
-def test_the_run_takes_well_under_a_minute(claude_run: ClaudeRun) -> None:
-    # Typically about half a second; 20 s leaves room for a loaded machine and still catches a stall.
-    assert claude_run.duration_s < 20
 
 
 def test_the_session_transcript_is_kept_in_the_temporary_home(claude_run: ClaudeRun) -> None:

@@ -1,5 +1,6 @@
 """The real Claude Code CLI under ``pilot run``, offline against the loopback stand-in API: every line it
-prints reaches the plugins, its Bash step opens a phase, and the run succeeds.
+prints reaches the plugins, its Bash step opens a phase, the run succeeds, and the metrics plugin stores
+exactly the tokens and cost of the result Claude Code printed.
 
 One run per module (about a second once the CLI is installed) is shared by the tests below.
 """
@@ -9,15 +10,19 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from agent_cli import agent_env, claude_code_binary
 from fake_anthropic_api import FakeAnthropicAPI
-from recording import Recorder
-
 from hookspecs import Phase, cli
 from hookspecs.manager import PluginHost
+from pilot_metrics_plugin.plugin import MetricsPlugin
+from pilot_metrics_plugin.pricing import usd_to_nano
+from pilot_metrics_plugin.store import MetricsStore
+from recording import Recorder
 
 pytestmark = pytest.mark.agent
 
@@ -29,6 +34,7 @@ class PilotRun:
     exit_code: int
     recorder: Recorder
     home: Path
+    db: Path
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,10 @@ def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> PilotRun:
     project = root / "project"
     project.mkdir()
     recorder = Recorder()
-    host = PluginHost.create(plugins=[("recorder", recorder)], load_entrypoints=False, env={})
+    db = root / "metrics.db"
+    host = PluginHost.create(
+        plugins=[("recorder", recorder), ("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False, env={}
+    )
     command = [
         str(binary), "-p", PROMPT, "--output-format", "stream-json", "--verbose",
         "--allowedTools", "Bash", "--max-turns", "5",
@@ -57,7 +66,7 @@ def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> PilotRun:
             ["run", "--task-id", "T-1", "--project", "demo", "--project-path", str(project), "--", *command],
             host=host,
         )
-    return PilotRun(exit_code=exit_code, recorder=recorder, home=root / "home")
+    return PilotRun(exit_code=exit_code, recorder=recorder, home=root / "home", db=db)
 
 
 def test_the_run_succeeds_and_pilot_exits_0(pilot_run: PilotRun) -> None:
@@ -116,3 +125,24 @@ def test_the_bash_step_opens_the_executing_phase(pilot_run: PilotRun) -> None:
         ("on_stream_event", 5),
         ("on_phase_end", "executing", 1),
     ]
+
+
+def test_the_stored_tokens_and_cost_equal_the_result_claude_code_printed(pilot_run: PilotRun) -> None:
+    (result,) = [e for e in pilot_run.recorder.events if e.type == "result"]
+    printed = json.loads(result.text, parse_float=Decimal)
+    (model, usage), = printed["modelUsage"].items()
+    store = MetricsStore.open(pilot_run.db)
+    record = store.load_record(store.last_execution_id() or "")
+    assert record is not None and record.status == "succeeded"
+    # What Claude Code printed, read from its own result line ...
+    assert (record.tokens_input, record.tokens_output, record.tokens_cache_read, record.tokens_cache_write) == (
+        usage["inputTokens"], usage["outputTokens"], usage["cacheReadInputTokens"], usage["cacheCreationInputTokens"]
+    )
+    assert record.cost_nano_usd == usd_to_nano(printed["total_cost_usd"]) and record.cost_source == "reported"
+    # ... and by hand: the stand-in served 1001 + 1002 = 2003 input, 41 + 42 = 83 output, 2000 + 2000 = 4000
+    # cache writes and 5000 + 10000 = 15000 cache reads. At Opus 5.5's 4 / 20 / 5 / 0.20 $ per million that is
+    # 2003 * 4000 + 83 * 20000 + 4000 * 5000 + 15000 * 200 = 32,672,000 nano-dollars.
+    assert [(m.model, m.tokens_total, m.cost_nano_usd) for m in record.models] == [
+        (model, 2003 + 83 + 4000 + 15000, 32_672_000)
+    ]
+    assert record.tokens_total == 21_086 and record.cost_nano_usd == 32_672_000
