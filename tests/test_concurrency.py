@@ -57,7 +57,6 @@ class Crowd:
     writer_codes: list[int]
     writer_stderr: list[str]
     reports: list[Report] = field(default_factory=list)
-    elapsed_s: float = 0.0
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         conn = sqlite3.connect(self.db)
@@ -74,7 +73,6 @@ def crowd(tmp_path_factory: pytest.TempPathFactory) -> Crowd:
     env["PILOT_HOME"] = str(home)
     pilot = [sys.executable, "-m", "hookspecs"]
     files = [str(FIXTURE)] * EXECUTIONS_PER_WRITER
-    began = time.monotonic()
     writers = [
         subprocess.Popen(
             [
@@ -116,7 +114,7 @@ def crowd(tmp_path_factory: pytest.TempPathFactory) -> Crowd:
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
-    crowd = Crowd(db, [writer.returncode for writer in writers], stderr, reports, time.monotonic() - began)
+    crowd = Crowd(db, [writer.returncode for writer in writers], stderr, reports)
     return crowd
 
 
@@ -207,7 +205,3 @@ def test_every_report_sees_only_whole_executions(crowd: Crowd) -> None:
     # Later reports never see fewer executions than earlier ones of the same kind, and the last sees them all.
     for counts in seen.values():
         assert counts == sorted(counts) and counts[-1] == EXECUTIONS
-
-
-def test_the_whole_crowd_takes_well_under_a_minute(crowd: Crowd) -> None:
-    assert crowd.elapsed_s < 60
