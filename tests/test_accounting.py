@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ALL_TRANSCRIPTS, transcript
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ALL_TRANSCRIPTS, transcript
 from pilot_metrics_plugin.accounting import Account, ModelAccount, StreamFolder
 from pilot_metrics_plugin.pricing import PriceTable
 
@@ -615,7 +615,8 @@ def test_hostile_message_usage_is_ignored_and_counted_once_per_message(prices: P
     }
     line = assistant("msg_1", SONNET_46, usage)
     account = account_of([line, line], prices)
-    # One message (two lines): input, output and cache read are malformed: 3. Cache write 4 * $3.75/M = 15000 nano.
+    # One message (two lines): input, output and cache read are malformed: 3.
+    # Cache write 4 * $3.75/M = 15000 nano.
     assert (account.malformed_usage, account.tokens_total, account.cost_nano_usd) == (3, 4, 15000)
 
 
@@ -705,7 +706,7 @@ def test_feed_cost_per_line_compared_with_json_decoding(
         start = time.perf_counter()
         for _ in range(rounds):
             folder = StreamFolder()
-            for raw, text in zip(decoded, texts):
+            for raw, text in zip(decoded, texts, strict=True):
                 folder.feed(raw, text)
         feed_s = time.perf_counter() - start
         per_line_us = feed_s / (rounds * len(texts)) * 1e6

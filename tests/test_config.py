@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from pilot_metrics_plugin.config import ConfigError, load_config, resolve_db_path
 
 

@@ -138,7 +138,9 @@ def test_the_duration_chart_draws_p50_and_p95_on_each_day_with_finished_executio
 
 def test_value_axes_are_four_round_steps_in_the_charts_units(dom: Node) -> None:
     def labels(key: str) -> list[str]:
-        return [t.text for t in section(dom, key).find_all("text") if t.parent.attrs.get("class") == "y-labels"]
+        return [
+            t.text for t in section(dom, key).find_all("text") if t.parent.attrs.get("class") == "y-labels"
+        ]
 
     # The largest day: $5 of cost (11-01): steps of $2; 3,110 tokens: steps of 1k; 10 minutes (E4): steps of
     # 5 minutes. The executions chart: 3 on 11-01, steps of 1, and the success rate in quarters on the right.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 
 from conftest import ROOT
-
 from hookspecs import reference, spec
 from hookspecs.dispatch import ALL_HOOKS
 

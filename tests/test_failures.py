@@ -13,10 +13,10 @@ from functools import cache
 from typing import Any
 
 import pytest
-from conftest import transcript
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import transcript
 from pilot_metrics_plugin import failures
 from pilot_metrics_plugin.failures import CATEGORIES, classify, first_line, redact
 

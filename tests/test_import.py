@@ -20,8 +20,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import GO_RECORDINGS, transcript
 
+from conftest import GO_RECORDINGS, transcript
 from hookspecs.cli import main
 from hookspecs.manager import PluginHost
 from hookspecs.markers import hookimpl
@@ -105,8 +105,15 @@ def test_the_fixture_recordings_become_two_executions_with_the_tokens_and_cost_o
     stored = records(db)
     assert sorted(stored) == ["GH-412", "GH-415"]
     totals = {
-        task: (r.tokens_input, r.tokens_output, r.tokens_cache_read, r.tokens_cache_write, r.tokens_total,
-               r.cost_nano_usd, r.cost_source)
+        task: (
+            r.tokens_input,
+            r.tokens_output,
+            r.tokens_cache_read,
+            r.tokens_cache_write,
+            r.tokens_total,
+            r.cost_nano_usd,
+            r.cost_source,
+        )
         for task, r in stored.items()
     }
     assert totals == {
@@ -297,7 +304,9 @@ def test_corrupt_recordings_are_named_and_the_good_ones_beside_them_imported(
     assert out[-1] == "imported 2, skipped 0, failed 3"
     failures = [line for line in out if line.startswith("failed TG-")]
     assert [line.split(":")[0] for line in failures] == [
-        "failed TG-1763970000000", "failed TG-1763970000001", "failed TG-1763970000002",
+        "failed TG-1763970000000",
+        "failed TG-1763970000001",
+        "failed TG-1763970000002",
     ]
     assert failures[0].startswith("failed TG-1763970000000: metadata.json is not valid JSON (")
     assert failures[1] == "failed TG-1763970000001: cannot read stream.jsonl: Is a directory"
@@ -321,14 +330,21 @@ def test_a_corrupt_recording_is_imported_once_repaired(
 
 def test_an_import_cut_short_is_completed_by_the_next_one(tmp_path: Path) -> None:
     db = tmp_path / "metrics.db"
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     store = MetricsStore.open(db)
     store.pid = int(gone.stdout)  # the row of an import whose process has since ended, before it finished
-    store.begin_execution({
-        "execution_id": execution_id_for(f"pilot-go:{SUCCEEDED}"), "task_id": "GH-412", "project": "shop",
-        "agent_command": ["import"], "started_at_ms": ms("2026-11-24T09:15:00"),
-        "source_key": f"pilot-go:{SUCCEEDED}",
-    })
+    store.begin_execution(
+        {
+            "execution_id": execution_id_for(f"pilot-go:{SUCCEEDED}"),
+            "task_id": "GH-412",
+            "project": "shop",
+            "agent_command": ["import"],
+            "started_at_ms": ms("2026-11-24T09:15:00"),
+            "source_key": f"pilot-go:{SUCCEEDED}",
+        }
+    )
     store.close()
     import_recordings(GO_RECORDINGS, db)
     stored = records(db)
@@ -407,8 +423,12 @@ def test_a_transcript_becomes_an_execution_named_after_its_file(tmp_path: Path) 
 
 def test_task_id_and_project_options_name_every_transcript(tmp_path: Path) -> None:
     import_transcripts(
-        [transcript("v2.1.328"), transcript("v2.1.220-success-write")], tmp_path / "metrics.db",
-        "--task-id", "GH-9", "--project", "shop",
+        [transcript("v2.1.328"), transcript("v2.1.220-success-write")],
+        tmp_path / "metrics.db",
+        "--task-id",
+        "GH-9",
+        "--project",
+        "shop",
     )
     store = MetricsStore.open(tmp_path / "metrics.db")
     rows = store.conn.execute("SELECT task_id, project FROM executions").fetchall()

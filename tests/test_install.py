@@ -24,8 +24,18 @@ pytestmark = pytest.mark.install
 
 SAMPLE_PLUGIN = Path(__file__).resolve().parent / "plugins" / "sample-plugin"
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".ci", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
-    ".agent-cli", "node_modules", "tests",
+    ".git",
+    ".ci",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    ".agent-cli",
+    "node_modules",
+    "tests",
 )
 """Left out of the copies pip builds from (pip builds in the source tree; the repo must stay clean)."""
 
@@ -45,7 +55,10 @@ class Venv:
 
 def _run(argv: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, **kwargs  # type: ignore[call-overload]
+        [str(a) for a in argv],
+        capture_output=True,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
     )
     assert result.returncode == 0, f"{argv[:4]} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -117,14 +130,23 @@ def test_pilot_hello_runs_the_sample_plugins_command(venv: Venv) -> None:
 def test_pilot_plugins_lists_the_sample_and_metrics_plugins_with_their_versions(venv: Venv) -> None:
     plugins = listed(venv)
     hooks = [
-        "on_execution_complete", "on_phase_end", "on_phase_start", "on_stream_event", "register_commands",
+        "on_execution_complete",
+        "on_phase_end",
+        "on_phase_start",
+        "on_stream_event",
+        "register_commands",
     ]
     # The versions are the ones in each pyproject.toml.
     assert plugins["sample"] == {
-        "name": "sample", "distribution": "pilot-sample-plugin", "version": "0.3.0", "hooks": hooks,
+        "name": "sample",
+        "distribution": "pilot-sample-plugin",
+        "version": "0.3.0",
+        "hooks": hooks,
     }
     assert plugins["metrics"] == {
-        "name": "metrics", "distribution": "pilot-metrics-plugin", "version": project_version(),
+        "name": "metrics",
+        "distribution": "pilot-metrics-plugin",
+        "version": project_version(),
         "hooks": sorted([*hooks, "on_host_ready"]),
     }
 

@@ -67,9 +67,16 @@ def test_a_replay_appends_the_fixtures_exact_totals_to_the_jsonl_file(venv: Venv
     # The fixture's last result: claude-opus-5-5, 2003 input, 83 output, 15000 cache read, 4000 cache write
     # (total 21086), costUSD 0.03267200000000001 -> 32672000 nano-dollars, reported.
     expected = {
-        "task_id": "GH-1", "project": "shop", "status": "succeeded",
-        "tokens_input": 2003, "tokens_output": 83, "tokens_cache_read": 15000, "tokens_cache_write": 4000,
-        "tokens_total": 21086, "cost_nano_usd": 32672000, "cost_source": "reported",
+        "task_id": "GH-1",
+        "project": "shop",
+        "status": "succeeded",
+        "tokens_input": 2003,
+        "tokens_output": 83,
+        "tokens_cache_read": 15000,
+        "tokens_cache_write": 4000,
+        "tokens_total": 21086,
+        "cost_nano_usd": 32672000,
+        "cost_source": "reported",
     }
     assert {key: record[key] for key in expected} == expected
 
@@ -87,7 +94,8 @@ def test_the_installed_pilot_metrics_prom_prints_the_totals_of_the_replay(venv: 
     assert result.returncode == 0, result.stderr
     tokens = {
         sample.labels["kind"]: sample.value
-        for family in text_string_to_metric_families(result.stdout) if family.name == "pilot_tokens"
+        for family in text_string_to_metric_families(result.stdout)
+        if family.name == "pilot_tokens"
         for sample in family.samples
     }
     assert tokens == {"input": 2003, "output": 83, "cache_read": 15000, "cache_write": 4000}

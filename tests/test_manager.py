@@ -180,7 +180,9 @@ def test_pilot_plugins_json_lists_each_plugin_with_its_version_and_hooks(
     assert json.loads(capsys.readouterr().out) == [
         {"name": "pilot", "distribution": None, "version": None, "hooks": ["register_commands"]},
         {
-            "name": "recorder", "distribution": None, "version": "2.0",
+            "name": "recorder",
+            "distribution": None,
+            "version": "2.0",
             "hooks": ["on_phase_start", "on_stream_event"],
         },
     ]
@@ -226,13 +228,22 @@ def install_three(site: Path) -> None:
     """alpha and omega load; broken raises at import, between them or wherever the file system puts it."""
     install(site, "pilot-alpha", "1.0", {"alpha": "pilot_alpha"}, {"pilot_alpha": GOOD_MODULE})
     install(
-        site, "pilot-broken", "0.1", {"broken": "pilot_broken"},
+        site,
+        "pilot-broken",
+        "0.1",
+        {"broken": "pilot_broken"},
         {"pilot_broken": "import pilot_test_dependency_not_installed\n"},
     )
-    install(site, "pilot-omega", "2.5.1", {"omega": "pilot_omega:Plugin"}, {
-        "pilot_omega": "from hookspecs import hookimpl\n\nclass Plugin:\n"
-        "    @staticmethod\n    @hookimpl\n    def on_phase_end(phase):\n        pass\n",
-    })
+    install(
+        site,
+        "pilot-omega",
+        "2.5.1",
+        {"omega": "pilot_omega:Plugin"},
+        {
+            "pilot_omega": "from hookspecs import hookimpl\n\nclass Plugin:\n"
+            "    @staticmethod\n    @hookimpl\n    def on_phase_end(phase):\n        pass\n",
+        },
+    )
 
 
 def entry_point_names(host: PluginHost) -> set[str]:

@@ -84,10 +84,14 @@ def test_pilot_tokens_keep_the_four_kinds_apart(tmp_path: Path) -> None:
     tokens = points(collected(tmp_path / "metrics.db", EXPLORE), "pilot.tokens")
     by_key = {(a["gen_ai.response.model"], a["pilot.token.type"]): p.value for a, p in tokens}
     assert by_key == {
-        (HAIKU, "input"): 573, (HAIKU, "output"): 134,
-        (HAIKU, "cache_read"): 7699, (HAIKU, "cache_write"): 7824,
-        (SONNET, "input"): 4, (SONNET, "output"): 576,
-        (SONNET, "cache_read"): 40618, (SONNET, "cache_write"): 7281,
+        (HAIKU, "input"): 573,
+        (HAIKU, "output"): 134,
+        (HAIKU, "cache_read"): 7699,
+        (HAIKU, "cache_write"): 7824,
+        (SONNET, "input"): 4,
+        (SONNET, "output"): 576,
+        (SONNET, "cache_read"): 40618,
+        (SONNET, "cache_write"): 7281,
     }
 
 
@@ -102,8 +106,10 @@ def test_the_cost_is_pilot_cost_usd_per_model_with_its_source(tmp_path: Path) ->
 
 def test_a_failed_execution_is_counted_with_its_failure_category_as_error_type(tmp_path: Path) -> None:
     executions = points(collected(tmp_path / "metrics.db", "v2.1.220-error", EXPLORE), "pilot.executions")
-    assert sorted((a.get("error.type", ""), a["pilot.status"], a["gen_ai.request.model"], p.value)
-                  for a, p in executions) == [
+    assert sorted(
+        (a.get("error.type", ""), a["pilot.status"], a["gen_ai.request.model"], p.value)
+        for a, p in executions
+    ) == [
         ("", "succeeded", SONNET, 1),
         ("model_not_found", "failed", "no-such-model", 1),  # the 404 of a model that does not exist
     ]
@@ -181,7 +187,10 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 def executions_sum(request: ExportMetricsServiceRequest) -> Any:
     (metric,) = [
-        m for rm in request.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        m
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
         if m.name == "pilot.executions"
     ]
     return metric.sum
@@ -236,7 +245,11 @@ def test_a_collector_that_is_down_is_one_reported_line_and_the_execution_still_s
 def test_what_no_model_row_holds_is_recorded_without_a_response_model(tmp_path: Path) -> None:
     # A stream of one result line: no model named anywhere; 7 input and 3 output tokens, $0.01 reported.
     result = {
-        "type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "total_cost_usd": 0.01,
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 1,
+        "total_cost_usd": 0.01,
         "usage": {"input_tokens": 7, "output_tokens": 3},
     }
     path = tmp_path / "modelless.jsonl"

@@ -176,8 +176,6 @@ def test_powershell_commands_follow_the_same_rules() -> None:
     assert phase_of_tool("PowerShell", {"command": "git commit -m wip"}) == "committing"
 
 
-
-
 @pytest.mark.parametrize(
     "command", ["pip install pytest", "pip install -q pytest hypothesis", "npm install -D jest"]
 )

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ALL_TRANSCRIPTS, transcript
 
+from conftest import ALL_TRANSCRIPTS, transcript
 from pilot_metrics_plugin.pricing import (
     NANO_PER_USD,
     ModelPrice,

@@ -86,7 +86,10 @@ def start_server(db: Path, env: dict[str, str]) -> Served:
     """`pilot metrics serve --port 0` as a real process; its first stderr line names its URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "hookspecs", "metrics", "serve", "--port", "0", "--db", str(db)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     assert process.stderr is not None
     ready, _, _ = select.select([process.stderr], [], [], 60)
@@ -128,9 +131,14 @@ def test_serve_listens_on_loopback_unless_told_otherwise(served: Served) -> None
     assert served.url.startswith("http://127.0.0.1:")
 
 
-@pytest.mark.parametrize(("prefix", "model"), [
-    (EXPLORE, "claude-haiku-4-5-20251001"), (EXPLORE, "claude-sonnet-4-6"), (BASH, "claude-opus-5-5"),
-])
+@pytest.mark.parametrize(
+    ("prefix", "model"),
+    [
+        (EXPLORE, "claude-haiku-4-5-20251001"),
+        (EXPLORE, "claude-sonnet-4-6"),
+        (BASH, "claude-opus-5-5"),
+    ],
+)
 def test_a_scrape_reads_back_each_models_exact_tokens_by_kind(
     prefix: str, model: str, scraped: Samples
 ) -> None:
@@ -140,9 +148,14 @@ def test_a_scrape_reads_back_each_models_exact_tokens_by_kind(
     assert tokens == expected
 
 
-@pytest.mark.parametrize(("prefix", "model"), [
-    (EXPLORE, "claude-haiku-4-5-20251001"), (EXPLORE, "claude-sonnet-4-6"), (BASH, "claude-opus-5-5"),
-])
+@pytest.mark.parametrize(
+    ("prefix", "model"),
+    [
+        (EXPLORE, "claude-haiku-4-5-20251001"),
+        (EXPLORE, "claude-sonnet-4-6"),
+        (BASH, "claude-opus-5-5"),
+    ],
+)
 def test_a_scrape_reads_back_each_models_cost_in_dollars(prefix: str, model: str, scraped: Samples) -> None:
     # 11792900, 64523400 and 32672000 nano-dollars: $0.0117929, $0.0645234, $0.032672.
     cost_nano_usd = EXPECTED[prefix]["models"][model][4]
@@ -166,8 +179,12 @@ def test_executions_are_counted_by_project_status_and_requested_model(scraped: S
 def test_durations_are_histograms_in_seconds(scraped: Samples) -> None:
     assert value(scraped, "pilot_execution_duration_seconds_count", project="shop", status="succeeded") == 2
     # Both executions end within 30 s (the explore run's result reports 19 s, the bash run's 0.31 s).
-    assert value(scraped, "pilot_execution_duration_seconds_bucket", project="shop", status="succeeded",
-                 le="30.0") == 2
+    assert (
+        value(
+            scraped, "pilot_execution_duration_seconds_bucket", project="shop", status="succeeded", le="30.0"
+        )
+        == 2
+    )
     # Each replay starts in "planning"; the bash run has one "executing" phase.
     assert value(scraped, "pilot_phase_duration_seconds_count", phase="planning") == 2
     assert value(scraped, "pilot_phase_duration_seconds_count", phase="executing") == 1
@@ -224,11 +241,17 @@ def test_a_running_execution_is_not_counted_until_it_ends(
     record_fixtures(db, BASH)
     store = MetricsStore.open(db)
     try:
-        store.begin_execution({
-            "execution_id": "r" * 32, "task_id": "RUNNING", "project": "shop", "project_path": None,
-            "agent_command": ["claude"], "model_requested": "claude-opus-5-5",
-            "started_at_ms": 1_700_000_000_000,
-        })
+        store.begin_execution(
+            {
+                "execution_id": "r" * 32,
+                "task_id": "RUNNING",
+                "project": "shop",
+                "project_path": None,
+                "agent_command": ["claude"],
+                "model_requested": "claude-opus-5-5",
+                "started_at_ms": 1_700_000_000_000,
+            }
+        )
     finally:
         store.close()
     executions = {
@@ -240,12 +263,31 @@ def test_a_running_execution_is_not_counted_until_it_ends(
 
 UNKNOWN_MODEL_TRANSCRIPT = [
     {"type": "system", "subtype": "init", "model": "claude-mystery-9", "session_id": "s"},
-    {"type": "assistant", "session_id": "s", "parent_tool_use_id": None, "message": {
-        "id": "msg_1", "model": "claude-mystery-9", "role": "assistant",
-        "content": [{"type": "text", "text": "hi"}], "usage": {"input_tokens": 10, "output_tokens": 5}}},
-    {"type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "session_id": "s",
-     "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 0,
-               "cache_creation_input_tokens": 0}},
+    {
+        "type": "assistant",
+        "session_id": "s",
+        "parent_tool_use_id": None,
+        "message": {
+            "id": "msg_1",
+            "model": "claude-mystery-9",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "hi"}],
+            "usage": {"input_tokens": 10, "output_tokens": 5},
+        },
+    },
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 1,
+        "session_id": "s",
+        "usage": {
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        },
+    },
 ]
 
 
@@ -312,7 +354,11 @@ def test_a_textfile_that_node_exporter_would_ignore_gets_a_note(
 
 
 MODELLESS_RESULT = {
-    "type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "total_cost_usd": 0.01,
+    "type": "result",
+    "subtype": "success",
+    "is_error": False,
+    "num_turns": 1,
+    "total_cost_usd": 0.01,
     "usage": {"input_tokens": 7, "output_tokens": 3},
 }
 

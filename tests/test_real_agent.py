@@ -48,7 +48,9 @@ def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> PilotRun:
     recorder = Recorder()
     db = root / "metrics.db"
     host = PluginHost.create(
-        plugins=[("recorder", recorder), ("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False, env={}
+        plugins=[("recorder", recorder), ("metrics", MetricsPlugin(db_path=db))],
+        load_entrypoints=False,
+        env={},
     )
     command = [
         str(binary), "-p", PROMPT, "--output-format", "stream-json", "--verbose",
@@ -130,13 +132,21 @@ def test_the_bash_step_opens_the_executing_phase(pilot_run: PilotRun) -> None:
 def test_the_stored_tokens_and_cost_equal_the_result_claude_code_printed(pilot_run: PilotRun) -> None:
     (result,) = [e for e in pilot_run.recorder.events if e.type == "result"]
     printed = json.loads(result.text, parse_float=Decimal)
-    (model, usage), = printed["modelUsage"].items()
+    ((model, usage),) = printed["modelUsage"].items()
     store = MetricsStore.open(pilot_run.db)
     record = store.load_record(store.last_execution_id() or "")
     assert record is not None and record.status == "succeeded"
     # What Claude Code printed, read from its own result line ...
-    assert (record.tokens_input, record.tokens_output, record.tokens_cache_read, record.tokens_cache_write) == (
-        usage["inputTokens"], usage["outputTokens"], usage["cacheReadInputTokens"], usage["cacheCreationInputTokens"]
+    assert (
+        record.tokens_input,
+        record.tokens_output,
+        record.tokens_cache_read,
+        record.tokens_cache_write,
+    ) == (
+        usage["inputTokens"],
+        usage["outputTokens"],
+        usage["cacheReadInputTokens"],
+        usage["cacheCreationInputTokens"],
     )
     assert record.cost_nano_usd == usd_to_nano(printed["total_cost_usd"]) and record.cost_source == "reported"
     # ... and by hand: the stand-in served 1001 + 1002 = 2003 input, 41 + 42 = 83 output, 2000 + 2000 = 4000

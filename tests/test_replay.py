@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import ALL_TRANSCRIPTS, transcript
-from recording import Recorder
 
+from conftest import ALL_TRANSCRIPTS, transcript
 from hookspecs import cli
 from hookspecs.manager import PluginHost
+from recording import Recorder
 
 STARTED_AT = "2026-11-20T10:00:00Z"
 START = datetime(2026, 11, 20, 10, 0, 0, tzinfo=timezone.utc)
@@ -143,6 +143,8 @@ def test_replaying_several_files_records_one_execution_each_and_fails_if_one_fai
 def test_replaying_a_missing_file_among_several_replays_none() -> None:
     recorder = Recorder()
     host = PluginHost.create(plugins=[("recorder", recorder)], load_entrypoints=False, env={})
-    code = cli.main(["replay", str(transcript("v2.1.328")), "no-such.jsonl", "--task-id", "T", "--project", "p"],
-                    host=host)
+    code = cli.main(
+        ["replay", str(transcript("v2.1.328")), "no-such.jsonl", "--task-id", "T", "--project", "p"],
+        host=host,
+    )
     assert code == 2 and recorder.calls == []

@@ -46,7 +46,12 @@ def test_summary_durations_use_nearest_rank_percentiles_over_finished_executions
     # total 980000; avg 980000 / 9 = 108888.9 -> 108889; p50 rank ceil(4.5) = 5 -> 45000;
     # p95 rank ceil(8.55) = 9 -> 600000.
     assert doc["duration_ms"] == {
-        "total": 980000, "avg": 108889, "p50": 45000, "p95": 600000, "min": 5000, "max": 600000,
+        "total": 980000,
+        "avg": 108889,
+        "p50": 45000,
+        "p95": 600000,
+        "min": 5000,
+        "max": 600000,
     }
 
 
@@ -56,8 +61,13 @@ def test_summary_tokens_are_exact_integer_sums(db: Path, capsys) -> None:
     # cache read 1000 + 30 = 1030; cache write 300 + 40 = 340 (100 of them 1h, E1); total 4780;
     # avg over the 9 finished executions: 4780 / 9 = 531.1 -> 531.
     assert doc["tokens"] == {
-        "input": 1172, "output": 2238, "cache_read": 1030, "cache_write": 340, "cache_write_1h": 100,
-        "total": 4780, "avg": 531,
+        "input": 1172,
+        "output": 2238,
+        "cache_read": 1030,
+        "cache_write": 340,
+        "cache_write_1h": 100,
+        "total": 4780,
+        "avg": 531,
     }
 
 
@@ -87,9 +97,7 @@ def test_summary_table_shows_the_same_numbers(db: Path, capsys) -> None:
     assert table["success rate"] == "33.3%"
     # 980000 ms = 16m20s; 108889 ms = 1m49s; 45 s; 600 s = 10m00s; 5 s.
     assert table["duration"] == "total 16m20s, avg 1m49s, p50 45.0s, p95 10m00s, fastest 5.0s, slowest 10m00s"
-    assert table["cost"] == (
-        "$6.7600 + 1 unknown ($6.5000 reported, $0.2600 estimated); avg $0.8450"
-    )
+    assert table["cost"] == ("$6.7600 + 1 unknown ($6.5000 reported, $0.2600 estimated); avg $0.8450")
     assert table["changes"] == "5 files, +50 -6 lines, 2 pull requests"
 
 
@@ -103,8 +111,13 @@ def test_daily_puts_each_execution_on_its_local_day_across_the_dst_change(db: Pa
     # the 25-hour 11-01 (UTC puts E5 on 11-02); E8 22:00 EST is on 11-03 (UTC: 11-04). E0 (10-27 local) and
     # E11 (11-04 local) are outside. Empty days are zero rows, newest first.
     assert list(executions.items()) == [
-        ("2026-11-03", 1), ("2026-11-02", 2), ("2026-11-01", 3), ("2026-10-31", 1),
-        ("2026-10-30", 1), ("2026-10-29", 1), ("2026-10-28", 1),
+        ("2026-11-03", 1),
+        ("2026-11-02", 2),
+        ("2026-11-01", 3),
+        ("2026-10-31", 1),
+        ("2026-10-30", 1),
+        ("2026-10-29", 1),
+        ("2026-10-28", 1),
     ]
 
 
@@ -114,15 +127,33 @@ def test_daily_rows_carry_status_duration_tokens_and_cost(db: Path, capsys) -> N
     # E5 (succeeded, 90000, 3000, 3e9): 2 of 3 succeeded, 810000 ms (avg 270000), 3110 tokens,
     # 5e9 known + 1 unknown.
     assert rows["2026-11-01"] == {
-        "date": "2026-11-01", "executions": 3, "succeeded": 2, "failed": 1, "running": 0,
-        "success_rate": 2 / 3, "duration_ms": 810000, "duration_avg_ms": 270000, "tokens_total": 3110,
-        "cost_nano_usd": 5_000_000_000, "cost_usd": 5.0, "cost_unknown_executions": 1,
+        "date": "2026-11-01",
+        "executions": 3,
+        "succeeded": 2,
+        "failed": 1,
+        "running": 0,
+        "success_rate": 2 / 3,
+        "duration_ms": 810000,
+        "duration_avg_ms": 270000,
+        "tokens_total": 3110,
+        "cost_nano_usd": 5_000_000_000,
+        "cost_usd": 5.0,
+        "cost_unknown_executions": 1,
     }
     # 11-03: only E8, running: nothing finished, so no success rate and no average.
     assert rows["2026-11-03"] == {
-        "date": "2026-11-03", "executions": 1, "succeeded": 0, "failed": 0, "running": 1,
-        "success_rate": None, "duration_ms": 0, "duration_avg_ms": None, "tokens_total": 0,
-        "cost_nano_usd": 0, "cost_usd": 0.0, "cost_unknown_executions": 0,
+        "date": "2026-11-03",
+        "executions": 1,
+        "succeeded": 0,
+        "failed": 0,
+        "running": 1,
+        "success_rate": None,
+        "duration_ms": 0,
+        "duration_avg_ms": None,
+        "tokens_total": 0,
+        "cost_nano_usd": 0,
+        "cost_usd": 0.0,
+        "cost_unknown_executions": 0,
     }
 
 
@@ -130,9 +161,17 @@ def test_daily_total_equals_the_summary(db: Path, capsys) -> None:
     total = report_json(db, "daily", capsys)["total"]
     # The same ten executions as the summary: 980000 ms / 9 finished = 108889.
     assert total == {
-        "executions": 10, "succeeded": 3, "failed": 6, "running": 1, "success_rate": 3 / 9,
-        "duration_ms": 980000, "duration_avg_ms": 108889, "tokens_total": 4780,
-        "cost_nano_usd": 6_760_000_000, "cost_usd": 6.76, "cost_unknown_executions": 1,
+        "executions": 10,
+        "succeeded": 3,
+        "failed": 6,
+        "running": 1,
+        "success_rate": 3 / 9,
+        "duration_ms": 980000,
+        "duration_avg_ms": 108889,
+        "tokens_total": 4780,
+        "cost_nano_usd": 6_760_000_000,
+        "cost_usd": 6.76,
+        "cost_unknown_executions": 1,
     }
 
 
@@ -140,12 +179,29 @@ def test_daily_table_has_zero_rows_a_bar_and_a_total(db: Path, capsys) -> None:
     table = report_table(db, "daily", capsys)
     header, *rows, total = table
     assert header[:9] == [
-        "date", "executions", "succeeded", "failed", "success", "duration", "avg", "tokens", "cost"]
+        "date",
+        "executions",
+        "succeeded",
+        "failed",
+        "success",
+        "duration",
+        "avg",
+        "tokens",
+        "cost",
+    ]
     by_day = {row[0]: row for row in rows}
     # 2026-11-01 was a Sunday; 810000 ms = 13m30s, 270000 ms = 4m30s; the largest cost of the range (5e9)
     # gets the full 16-character bar.
     assert by_day["2026-11-01 Sun"][1:9] == [
-        "3", "2", "1", "66.7%", "13m30s", "4m30s", "3,110", "$5.0000 + 1 unknown"]
+        "3",
+        "2",
+        "1",
+        "66.7%",
+        "13m30s",
+        "4m30s",
+        "3,110",
+        "$5.0000 + 1 unknown",
+    ]
     assert by_day["2026-11-01 Sun"][9] == "█" * 16
     assert by_day["2026-10-30 Fri"][1:9] == ["1", "0", "1", "0.0%", "20.0s", "20.0s", "0", "$0.0000"]
     assert by_day["2026-11-03 Tue"][4:7] == ["-", "-", "-"]
@@ -158,10 +214,23 @@ def test_weekly_rows_are_iso_weeks_cut_to_the_range(db: Path, capsys) -> None:
     # 60000 + 10000 + 20000 + 30000 + 120000 + 600000 + 90000 = 930000 ms; tokens 1600 + 60 + 100 + 10 + 3000
     # = 4770; cost 1.5e9 + 2.5e8 + 2e9 + 3e9 = 6.75e9, E3 unknown).
     # W45 from Monday 11-02, cut at 11-03: E6 E7 E8 (2 failed, 1 running; 50000 ms; 10 tokens; 1e7).
-    assert [(r["week"], r["date"], r["start"], r["end"], r["executions"], r["succeeded"], r["failed"],
-             r["running"], r["duration_ms"], r["tokens_total"], r["cost_nano_usd"],
-             r["cost_unknown_executions"])
-            for r in doc["rows"]] == [
+    assert [
+        (
+            r["week"],
+            r["date"],
+            r["start"],
+            r["end"],
+            r["executions"],
+            r["succeeded"],
+            r["failed"],
+            r["running"],
+            r["duration_ms"],
+            r["tokens_total"],
+            r["cost_nano_usd"],
+            r["cost_unknown_executions"],
+        )
+        for r in doc["rows"]
+    ] == [
         ("2026-W45", "2026-11-02", "2026-11-02", "2026-11-03", 3, 0, 2, 1, 50000, 10, 10_000_000, 0),
         ("2026-W44", "2026-10-26", "2026-10-28", "2026-11-01", 7, 3, 4, 0, 930000, 4770, 6_750_000_000, 1),
     ]
@@ -174,8 +243,20 @@ def test_monthly_rows_split_at_the_local_month_boundary(db: Path, capsys) -> Non
     # E2 at 23:30 EDT on 10-31 is October although it is November in UTC.
     # November (11-01..11-03): E3 E4 E5 E6 E7 E8 -> 6, 2 succeeded, 3 failed, 1 running; 120000 + 600000 +
     # 90000 + 5000 + 45000 = 860000; tokens 100 + 10 + 3000 + 10 = 3120; cost 2e9 + 3e9 + 1e7 = 5.01e9.
-    assert [(r["month"], r["executions"], r["succeeded"], r["failed"], r["running"], r["duration_ms"],
-             r["tokens_total"], r["cost_nano_usd"], r["success_rate"]) for r in doc["rows"]] == [
+    assert [
+        (
+            r["month"],
+            r["executions"],
+            r["succeeded"],
+            r["failed"],
+            r["running"],
+            r["duration_ms"],
+            r["tokens_total"],
+            r["cost_nano_usd"],
+            r["success_rate"],
+        )
+        for r in doc["rows"]
+    ] == [
         ("2026-11", 6, 2, 3, 1, 860000, 3120, 5_010_000_000, 2 / 5),
         ("2026-10", 4, 1, 3, 0, 120000, 1660, 1_750_000_000, 1 / 4),
     ]
@@ -190,9 +271,22 @@ def test_projects_rows_are_busiest_first_with_their_last_execution(db: Path, cap
     #   over 4 = 50000; tokens 1600 + 60 + 3000 = 4660; cost 1.5e9 + 2.5e8 + 3e9 = 4.75e9), last E8 22:00 EST.
     # api: E9 E6 E7 -> 3 failed (10000 + 5000 + 45000 = 60000, avg 20000; 10 tokens; 1e7), last E7.
     # web: E3 E4 -> 2 (1 succeeded; 720000, avg 360000; 110 tokens; 2e9 + E3 unknown), last E4 01:30 EST.
-    assert [(r["project"], r["executions"], r["succeeded"], r["failed"], r["running"], r["duration_ms"],
-             r["duration_avg_ms"], r["tokens_total"], r["cost_nano_usd"], r["cost_unknown_executions"],
-             r["last_started_at"]) for r in doc["rows"]] == [
+    assert [
+        (
+            r["project"],
+            r["executions"],
+            r["succeeded"],
+            r["failed"],
+            r["running"],
+            r["duration_ms"],
+            r["duration_avg_ms"],
+            r["tokens_total"],
+            r["cost_nano_usd"],
+            r["cost_unknown_executions"],
+            r["last_started_at"],
+        )
+        for r in doc["rows"]
+    ] == [
         ("shop", 5, 2, 2, 1, 200000, 50000, 4660, 4_750_000_000, 0, "2026-11-03T22:00:00-05:00"),
         ("api", 3, 0, 3, 0, 60000, 20000, 10, 10_000_000, 0, "2026-11-02T12:00:00-05:00"),
         ("web", 2, 1, 1, 0, 720000, 360000, 110, 2_000_000_000, 1, "2026-11-01T01:30:00-05:00"),
@@ -211,7 +305,17 @@ def test_projects_table_shows_last_execution_in_local_time(db: Path, capsys) -> 
     header, *rows = report_table(db, "projects", capsys)
     assert header[0] == "project" and header[-1] == "last started"
     assert rows[0] == [
-        "shop", "5", "2", "2", "50.0%", "3m20s", "50.0s", "4,660", "$4.7500", "2026-11-03 22:00"]
+        "shop",
+        "5",
+        "2",
+        "2",
+        "50.0%",
+        "3m20s",
+        "50.0s",
+        "4,660",
+        "$4.7500",
+        "2026-11-03 22:00",
+    ]
     assert rows[2][8] == "$2.0000 + 1 unknown"
     assert rows[-1][0] == "total (3 projects)"
 
@@ -226,10 +330,24 @@ def test_models_rows_sum_each_models_tokens_and_cost(db: Path, capsys) -> None:
     # haiku: E2 E5 E7 -> 50 + 0 + 7 = 57, 10 + 500 + 3 = 513, total 60 + 500 + 10 = 570;
     #   cost 2.5e8 (est) + 1e9 (rep) + 1e7 (est) = 1.26e9: mixed sources.
     # mystery-model: E3 -> 10/20/30/40 = 100, cost unknown. Highest cost first.
-    assert [(r["model"], r["executions"], r["tokens_input"], r["tokens_output"], r["tokens_cache_read"],
-             r["tokens_cache_write"], r["tokens_cache_write_1h"], r["tokens_total"], r["cost_nano_usd"],
-             r["cost_reported_nano_usd"], r["cost_estimated_nano_usd"], r["cost_unknown_executions"],
-             r["cost_source"]) for r in doc["rows"]] == [
+    assert [
+        (
+            r["model"],
+            r["executions"],
+            r["tokens_input"],
+            r["tokens_output"],
+            r["tokens_cache_read"],
+            r["tokens_cache_write"],
+            r["tokens_cache_write_1h"],
+            r["tokens_total"],
+            r["cost_nano_usd"],
+            r["cost_reported_nano_usd"],
+            r["cost_estimated_nano_usd"],
+            r["cost_unknown_executions"],
+            r["cost_source"],
+        )
+        for r in doc["rows"]
+    ] == [
         (SONNET, 3, 1105, 1705, 1000, 300, 100, 4110, 5_500_000_000, 5_500_000_000, 0, 0, "reported"),
         (HAIKU, 3, 57, 513, 0, 0, 0, 570, 1_260_000_000, 1_000_000_000, 260_000_000, 0, "mixed"),
         ("mystery-model", 1, 10, 20, 30, 40, 0, 100, 0, 0, 0, 1, "unknown"),
@@ -240,15 +358,30 @@ def test_models_total_matches_the_summary(db: Path, capsys) -> None:
     total = report_json(db, "models", capsys)["total"]
     # Token and cost sums of the rows equal the executions' own (4780 tokens, 6.76e9); executions counts
     # each filtered execution once (10), unknown cost: E3.
-    assert (total["models"], total["executions"], total["tokens_total"], total["tokens_input"],
-            total["cost_nano_usd"], total["cost_unknown_executions"], total["cost_source"]) == (
-        3, 10, 4780, 1172, 6_760_000_000, 1, "mixed")
+    assert (
+        total["models"],
+        total["executions"],
+        total["tokens_total"],
+        total["tokens_input"],
+        total["cost_nano_usd"],
+        total["cost_unknown_executions"],
+        total["cost_source"],
+    ) == (3, 10, 4780, 1172, 6_760_000_000, 1, "mixed")
 
 
 def test_models_table_names_the_cost_source(db: Path, capsys) -> None:
     header, *rows = report_table(db, "models", capsys)
-    assert header == ["model", "executions", "input", "output", "cache read", "cache write", "total tokens",
-                      "cost", "cost source"]
+    assert header == [
+        "model",
+        "executions",
+        "input",
+        "output",
+        "cache read",
+        "cache write",
+        "total tokens",
+        "cost",
+        "cost source",
+    ]
     assert rows[1] == [HAIKU, "3", "57", "513", "0", "0", "570", "$1.2600", "mixed"]
     assert rows[2][7:] == ["unknown (1)", "unknown"]
 
@@ -263,15 +396,41 @@ def test_phases_report_totals_averages_p95_and_share(db: Path, capsys) -> None:
     # testing: E5 20000. Share: over the durations of the executions with phases, E1 60000 + E2 30000 +
     # E3 120000 + E5 90000 = 300000 (E0 is out of range).
     assert doc["rows"] == [
-        {"phase": "executing", "occurrences": 3, "executions": 3, "duration_ms": 210000,
-         "duration_avg_ms": 70000, "duration_p95_ms": 100000, "share": 210000 / 300000},
-        {"phase": "planning", "occurrences": 4, "executions": 4, "duration_ms": 70000,
-         "duration_avg_ms": 17500, "duration_p95_ms": 30000, "share": 70000 / 300000},
-        {"phase": "testing", "occurrences": 1, "executions": 1, "duration_ms": 20000,
-         "duration_avg_ms": 20000, "duration_p95_ms": 20000, "share": 20000 / 300000},
+        {
+            "phase": "executing",
+            "occurrences": 3,
+            "executions": 3,
+            "duration_ms": 210000,
+            "duration_avg_ms": 70000,
+            "duration_p95_ms": 100000,
+            "share": 210000 / 300000,
+        },
+        {
+            "phase": "planning",
+            "occurrences": 4,
+            "executions": 4,
+            "duration_ms": 70000,
+            "duration_avg_ms": 17500,
+            "duration_p95_ms": 30000,
+            "share": 70000 / 300000,
+        },
+        {
+            "phase": "testing",
+            "occurrences": 1,
+            "executions": 1,
+            "duration_ms": 20000,
+            "duration_avg_ms": 20000,
+            "duration_p95_ms": 20000,
+            "share": 20000 / 300000,
+        },
     ]
-    assert doc["total"] == {"phases": 3, "occurrences": 8, "duration_ms": 300000,
-                            "execution_duration_ms": 300000, "share": 1.0}
+    assert doc["total"] == {
+        "phases": 3,
+        "occurrences": 8,
+        "duration_ms": 300000,
+        "execution_duration_ms": 300000,
+        "share": 1.0,
+    }
 
 
 def test_phases_table_shows_share_of_time(db: Path, capsys) -> None:
@@ -292,7 +451,9 @@ def test_failures_group_by_category_with_top_reasons_and_latest_tasks(db: Path, 
     # Then one each, by name: cancelled (E6), host_died (E7), timeout (E4). E11 (network) is out of range.
     rate_limit, *others = doc["rows"]
     assert rate_limit == {
-        "category": "rate_limit", "executions": 3, "share": 0.5,
+        "category": "rate_limit",
+        "executions": 3,
+        "share": 0.5,
         "failed_by_status": {"failed": 3, "timed_out": 0, "cancelled": 0, "interrupted": 0},
         "latest_task_ids": ["T2", "T10", "T9"],
         "reasons": [
@@ -301,7 +462,9 @@ def test_failures_group_by_category_with_top_reasons_and_latest_tasks(db: Path, 
         ],
     }
     assert [(r["category"], r["executions"], r["latest_task_ids"]) for r in others] == [
-        ("cancelled", 1, ["T6"]), ("host_died", 1, ["T7"]), ("timeout", 1, ["T4"]),
+        ("cancelled", 1, ["T6"]),
+        ("host_died", 1, ["T7"]),
+        ("timeout", 1, ["T4"]),
     ]
     assert others[2]["failed_by_status"]["timed_out"] == 1
 
@@ -310,7 +473,9 @@ def test_failures_total_is_a_share_of_finished_executions(db: Path, capsys) -> N
     total = report_json(db, "failures", capsys)["total"]
     # 6 failures of 9 finished executions (E8 is running).
     assert total == {
-        "executions": 6, "finished": 9, "failure_rate": 6 / 9,
+        "executions": 6,
+        "finished": 9,
+        "failure_rate": 6 / 9,
         "failed_by_status": {"failed": 3, "timed_out": 1, "cancelled": 1, "interrupted": 1},
     }
 
@@ -364,9 +529,13 @@ def test_percentiles_of_a_large_range_are_exact_nearest_rank_values(tmp_path: Pa
     # the range leaves out. Large ranges walk the duration index (from the nearer end), small ones sort.
     rows = [(f"in-{n}", start + n, n) for n in range(1, 20001)]
     rows += [(f"out-{n}", start + 10 * day_ms + n, 1_000_000 + n) for n in range(2000)]
-    store.transaction(lambda conn: conn.executemany(
-        "INSERT INTO executions (execution_id, task_id, project, agent_command, status, started_at_ms, "
-        "updated_at_ms, duration_ms) VALUES (?, 'T', 'p', '[]', 'succeeded', ?, 0, ?)", rows))
+    store.transaction(
+        lambda conn: conn.executemany(
+            "INSERT INTO executions (execution_id, task_id, project, agent_command, status, started_at_ms, "
+            "updated_at_ms, duration_ms) VALUES (?, 'T', 'p', '[]', 'succeeded', ?, 0, ?)",
+            rows,
+        )
+    )
     store.close()
     doc = report_json(db, "summary", capsys, "--since", "2026-11-10", "--until", "2026-11-10", "--tz", "UTC")
     # n = 20000: p50 is the 10000th shortest (10000 ms), p95 the ceil(0.95 * 20000) = 19000th (19000 ms).

@@ -44,8 +44,13 @@ def test_the_time_zone_option_moves_the_day_boundaries(db: Path, capsys) -> None
     executions = {row["date"]: row["executions"] for row in doc["rows"]}
     # In UTC: 10-28 holds E0 (03:30) and E1; 11-01 holds E2 E3 E4; 11-02 E5 E6 E7; E8 (11-04 03:00) is out.
     assert executions == {
-        "2026-11-03": 0, "2026-11-02": 3, "2026-11-01": 3, "2026-10-31": 0,
-        "2026-10-30": 1, "2026-10-29": 1, "2026-10-28": 2,
+        "2026-11-03": 0,
+        "2026-11-02": 3,
+        "2026-11-01": 3,
+        "2026-10-31": 0,
+        "2026-10-30": 1,
+        "2026-10-29": 1,
+        "2026-10-28": 2,
     }
     assert doc["tz"] == "UTC"
 
@@ -106,7 +111,11 @@ def test_periodic_reports_default_to_the_periods_ending_today(
     monday = today - timedelta(days=today.weekday())
     first_day = {"daily": today, "weekly": monday, "monthly": today.replace(day=1)}
     assert (code, len(doc["rows"]), doc["rows"][0]["date"], doc["until"]) == (
-        0, rows, first_day[report].isoformat(), today.isoformat())
+        0,
+        rows,
+        first_day[report].isoformat(),
+        today.isoformat(),
+    )
 
 
 def test_building_the_command_line_imports_no_report_code() -> None:
@@ -137,8 +146,10 @@ def test_table_format_picks_a_tabulate_style(db: Path, capsys) -> None:
     ("argv", "message"),
     [
         (["summary", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-        (["daily", "--since", "2026-11-05", "--until", "2026-11-01"],
-         "--since 2026-11-05 is after --until 2026-11-01"),
+        (
+            ["daily", "--since", "2026-11-05", "--until", "2026-11-01"],
+            "--since 2026-11-05 is after --until 2026-11-01",
+        ),
         (["projects", "--format", "fancy"], "unknown table format 'fancy'"),
         (["export", "--format", "xml"], "unknown export format 'xml'"),
         (["summary", "--since", "2026-02-30"], "--since: not a date"),
@@ -164,8 +175,9 @@ def test_an_unreadable_database_is_one_line_and_exit_2(tmp_path: Path, capsys) -
 
 def test_an_empty_range_is_one_clear_line_and_exit_0(db: Path, capsys) -> None:
     for report in REPORTS:
-        code, out, err = pilot(db, ["metrics", report, "--since", "2025-01-01", "--until", "2025-01-31",
-                                    "--tz", ZONE], capsys)
+        code, out, err = pilot(
+            db, ["metrics", report, "--since", "2025-01-01", "--until", "2025-01-31", "--tz", ZONE], capsys
+        )
         assert (code, err) == (0, "")
         # The latest execution, E11, started on 11-04 in New York.
         assert out.count("\n") == 1 and "from 2025-01-01 to 2025-01-31 (America/New_York)" in out, report
@@ -183,8 +195,10 @@ def test_summary_of_an_empty_database_says_how_to_record_executions(tmp_path: Pa
     MetricsStore.open(empty).close()
     code, out, err = pilot(empty, ["metrics", "summary", "--db", str(empty)], capsys)
     assert (code, err) == (0, "")
-    assert out == f"no executions recorded yet in {empty}: `pilot run` records each execution, " \
-                  "`pilot replay FILE` a recorded transcript\n"
+    assert (
+        out == f"no executions recorded yet in {empty}: `pilot run` records each execution, "
+        "`pilot replay FILE` a recorded transcript\n"
+    )
     assert "nan" not in out.lower()
 
 
@@ -204,37 +218,112 @@ def test_replayed_fixtures_land_on_their_local_days_with_their_exact_costs(tmp_p
     db = tmp_path / "metrics.db"
     host = PluginHost.create([("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False)
     replays = [
-        ("v2.1.328", "2026-10-31T12:00:00Z"),        # 08:00 EDT on 10-31
+        ("v2.1.328", "2026-10-31T12:00:00Z"),  # 08:00 EDT on 10-31
         ("v2.1.72-success", "2026-11-02T04:30:00Z"),  # 23:30 EST on 11-01 (11-02 in UTC)
     ]
     for prefix, started_at in replays:
-        assert main(["replay", str(transcript(prefix)), "--task-id", prefix, "--project", "shop",
-                     "--started-at", started_at], host=host) == 0
+        assert (
+            main(
+                [
+                    "replay",
+                    str(transcript(prefix)),
+                    "--task-id",
+                    prefix,
+                    "--project",
+                    "shop",
+                    "--started-at",
+                    started_at,
+                ],
+                host=host,
+            )
+            == 0
+        )
     capsys.readouterr()
-    assert main(["metrics", "daily", "--since", "2026-10-30", "--until", "2026-11-02", "--tz", ZONE,
-                 "--json", "--db", str(db)], host=host) == 0
+    assert (
+        main(
+            [
+                "metrics",
+                "daily",
+                "--since",
+                "2026-10-30",
+                "--until",
+                "2026-11-02",
+                "--tz",
+                ZONE,
+                "--json",
+                "--db",
+                str(db),
+            ],
+            host=host,
+        )
+        == 0
+    )
     rows = {row["date"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
     opus, multi = EXPECTED["v2.1.328"], EXPECTED["v2.1.72-success"]
     assert (rows["2026-10-31"]["cost_nano_usd"], rows["2026-10-31"]["tokens_total"]) == (
-        opus["cost_nano_usd"], opus["tokens_total"])          # 32672000 nano $, 21086 tokens
+        opus["cost_nano_usd"],
+        opus["tokens_total"],
+    )  # 32672000 nano $, 21086 tokens
     assert (rows["2026-11-01"]["cost_nano_usd"], rows["2026-11-01"]["tokens_total"]) == (
-        multi["cost_nano_usd"], multi["tokens_total"])        # 659477600 nano $, 602141 tokens
+        multi["cost_nano_usd"],
+        multi["tokens_total"],
+    )  # 659477600 nano $, 602141 tokens
     assert rows["2026-11-02"]["executions"] == rows["2026-10-30"]["executions"] == 0
     # The table says the same: $0.0327 and $0.6595 (659477600 nano $ to four places).
-    assert main(["metrics", "daily", "--since", "2026-10-30", "--until", "2026-11-02", "--tz", ZONE,
-                 "--format", "tsv", "--db", str(db)], host=host) == 0
-    table = {line.split("\t")[0].strip(): [c.strip() for c in line.split("\t")]
-             for line in capsys.readouterr().out.splitlines()}
+    assert (
+        main(
+            [
+                "metrics",
+                "daily",
+                "--since",
+                "2026-10-30",
+                "--until",
+                "2026-11-02",
+                "--tz",
+                ZONE,
+                "--format",
+                "tsv",
+                "--db",
+                str(db),
+            ],
+            host=host,
+        )
+        == 0
+    )
+    table = {
+        line.split("\t")[0].strip(): [c.strip() for c in line.split("\t")]
+        for line in capsys.readouterr().out.splitlines()
+    }
     assert table["2026-10-31 Sat"][7:9] == ["21,086", "$0.0327"]
     assert table["2026-11-01 Sun"][7:9] == ["602,141", "$0.6595"]
     models = {}
-    assert main(["metrics", "models", "--since", "2026-10-30", "--until", "2026-11-02", "--tz", ZONE,
-                 "--json", "--db", str(db)], host=host) == 0
+    assert (
+        main(
+            [
+                "metrics",
+                "models",
+                "--since",
+                "2026-10-30",
+                "--until",
+                "2026-11-02",
+                "--tz",
+                ZONE,
+                "--json",
+                "--db",
+                str(db),
+            ],
+            host=host,
+        )
+        == 0
+    )
     for row in json.loads(capsys.readouterr().out)["rows"]:
         models[row["model"]] = row["cost_nano_usd"]
     # Per model, the fixtures' modelUsage costs: opus 32672000, haiku 393332750, sonnet-4-6 266144850.
-    assert models == {"claude-opus-5-5": 32672000, "claude-haiku-4-5-20251001": 393332750,
-                      "claude-sonnet-4-6": 266144850}
+    assert models == {
+        "claude-opus-5-5": 32672000,
+        "claude-haiku-4-5-20251001": 393332750,
+        "claude-sonnet-4-6": 266144850,
+    }
 
 
 def test_a_replay_started_now_is_in_the_last_day(tmp_path: Path, capsys) -> None:

@@ -54,7 +54,9 @@ def test_json_export_is_every_execution_oldest_first_exactly_as_show_prints_it(d
     e5 = records[ORDER.index("T5")]
     assert [p["name"] for p in e5["phases"]] == ["planning", "executing", "testing"]
     assert [(m["model"], m["cost_nano_usd"]) for m in e5["models"]] == [
-        ("claude-haiku-4-5-20251001", 1_000_000_000), ("claude-sonnet-4-6", 2_000_000_000)]
+        ("claude-haiku-4-5-20251001", 1_000_000_000),
+        ("claude-sonnet-4-6", 2_000_000_000),
+    ]
 
 
 def test_ndjson_export_is_one_record_per_line(db: Path, capsys) -> None:
@@ -78,8 +80,9 @@ def test_csv_export_has_one_column_per_record_key_with_nested_values_as_json(db:
 
 
 def test_export_takes_the_same_range_and_filters_as_the_reports(db: Path, capsys) -> None:
-    lines = export(db, capsys, "--format", "ndjson", "--since", "2026-10-28", "--until", "2026-11-03",
-                   "--tz", ZONE)
+    lines = export(
+        db, capsys, "--format", "ndjson", "--since", "2026-10-28", "--until", "2026-11-03", "--tz", ZONE
+    )
     # E0 (10-27 local) and E11 (11-04 local) fall outside.
     assert [json.loads(line)["task_id"] for line in lines.splitlines()] == ORDER[1:-1]
     running = export(db, capsys, "--format", "ndjson", "--status", "running", "--project", "shop")
@@ -87,8 +90,22 @@ def test_export_takes_the_same_range_and_filters_as_the_reports(db: Path, capsys
 
 
 def test_an_empty_export_is_still_a_valid_document(db: Path, capsys) -> None:
-    code, out, err = pilot(db, ["metrics", "export", "--db", str(db), "--since", "2020-01-01", "--until",
-                                "2020-01-02", "--tz", "UTC"], capsys)
+    code, out, err = pilot(
+        db,
+        [
+            "metrics",
+            "export",
+            "--db",
+            str(db),
+            "--since",
+            "2020-01-01",
+            "--until",
+            "2020-01-02",
+            "--tz",
+            "UTC",
+        ],
+        capsys,
+    )
     assert (code, json.loads(out)) == (0, [])
     assert err == "no executions from 2020-01-01 to 2020-01-02 (UTC)\n"
 
@@ -140,13 +157,30 @@ def test_export_streams_rows_so_memory_stays_flat(tmp_path: Path, capsys) -> Non
     db = tmp_path / "metrics.db"
     store = MetricsStore.open(db)
     files = json.dumps([f"src/package/module_{n:03d}.py" for n in range(40)])
-    rows = [(f"bulk-{n:05d}", f"T{n}", "bulk", '["claude","-p"]', "succeeded", 1_790_000_000_000 + n * 1000,
-             1_790_000_000_000, 1000 + n, n, "reported", files) for n in range(4000)]
-    store.transaction(lambda conn: conn.executemany(
-        "INSERT INTO executions (execution_id, task_id, project, agent_command, status, started_at_ms, "
-        "updated_at_ms, duration_ms, cost_nano_usd, cost_source, files_read) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows))
+    rows = [
+        (
+            f"bulk-{n:05d}",
+            f"T{n}",
+            "bulk",
+            '["claude","-p"]',
+            "succeeded",
+            1_790_000_000_000 + n * 1000,
+            1_790_000_000_000,
+            1000 + n,
+            n,
+            "reported",
+            files,
+        )
+        for n in range(4000)
+    ]
+    store.transaction(
+        lambda conn: conn.executemany(
+            "INSERT INTO executions (execution_id, task_id, project, agent_command, status, started_at_ms, "
+            "updated_at_ms, duration_ms, cost_nano_usd, cost_source, files_read) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    )
     store.close()
     target = tmp_path / "bulk.ndjson"
     argv = ["metrics", "export", "--db", str(db), "--format", "ndjson", "-o", str(target)]

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import transcript
-from recording import Recorder
 
+from conftest import transcript
 from hookspecs import DiffStats, ExecutionResult, cli, hookimpl
 from hookspecs.manager import PluginHost
 from hookspecs.streamjson import MAX_LINE_BYTES
+from recording import Recorder
 
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent_script.py"
 SIGNAL_WAIT_S = 20.0

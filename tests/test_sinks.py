@@ -157,8 +157,13 @@ def test_imported_executions_reach_the_sinks_unless_no_sinks(tmp_path: Path) -> 
         sink = Received()
         db = tmp_path / f"metrics{len(options)}.db"
         pilot = host(db, ("sink", sink))
-        assert main(["metrics", "import", "pilot-recordings", str(GO_RECORDINGS), *options, "--db", str(db)],
-                    host=pilot) == 0
+        assert (
+            main(
+                ["metrics", "import", "pilot-recordings", str(GO_RECORDINGS), *options, "--db", str(db)],
+                host=pilot,
+            )
+            == 0
+        )
         assert sorted(r.task_id for r in sink.records) == expected, options
 
 
@@ -221,8 +226,10 @@ def test_a_sink_still_busy_with_an_earlier_record_is_skipped_and_the_others_are_
     # One thread is left waiting for the first call; the second record was not given to it.
     assert hanging.calls == 1
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "plugin 'stuck'" in line]
-    assert line.startswith("pilot: plugin 'stuck' failed in on_execution_recorded: SinkBusy: its call for an "
-                           "earlier execution has not returned")
+    assert line.startswith(
+        "pilot: plugin 'stuck' failed in on_execution_recorded: SinkBusy: its call for an "
+        "earlier execution has not returned"
+    )
     assert [r.task_id for r in sink.records] == ["T-1", "T-2"]
 
 
@@ -271,11 +278,14 @@ def test_without_a_sink_timeout_the_default_is_ten_seconds(tmp_path: Path) -> No
     assert load_config(path).sink_timeout_s == DEFAULT_SINK_TIMEOUT_S == 10.0
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("timeout = 0", "sinks.timeout: must be more than 0 seconds"),
-    ('timeout = "soon"', "sinks.timeout: expected a duration"),
-    ("jsonl = 1", "sinks.jsonl: expected a table"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timeout = 0", "sinks.timeout: must be more than 0 seconds"),
+        ('timeout = "soon"', "sinks.timeout: expected a duration"),
+        ("jsonl = 1", "sinks.jsonl: expected a table"),
+    ],
+)
 def test_a_wrong_sinks_setting_is_an_error_that_names_it(text: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / "metrics.toml"
     path.write_text(f"[sinks]\n{text}\n")

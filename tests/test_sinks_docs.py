@@ -29,7 +29,7 @@ def section(title: str) -> str:
     """The text under a ``## title`` heading, up to the next ``## `` heading."""
     start = DOC.index(f"\n## {title}\n")
     end = DOC.find("\n## ", start + 1)
-    return DOC[start:end if end != -1 else None]
+    return DOC[start : end if end != -1 else None]
 
 
 def first_code_block(text: str, language: str) -> str:
@@ -90,8 +90,11 @@ def test_the_opentelemetry_tables_name_every_instrument_and_attribute_of_a_repla
     instruments = {instrument.name for instrument in vars(sink.pipeline.instruments).values()}
     attributes = {
         key
-        for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
-        for point in m.data.data_points for key in (point.attributes or {})
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for point in m.data.data_points
+        for key in (point.attributes or {})
     }
     # pilot.lines.type comes only with a diff, which a replay has not: documented all the same.
     assert instruments | attributes | {"pilot.lines.type"} == table_names(section("OpenTelemetry"))

@@ -104,8 +104,12 @@ def test_a_file_that_is_not_sqlite_gives_one_clear_error(tmp_path: Path) -> None
 
 def _execution(execution_id: str = "e1") -> Execution:
     return Execution(
-        execution_id=execution_id, task_id="GH-7", project="shop", project_path=None,
-        agent_command=("claude", "-p"), model=None,
+        execution_id=execution_id,
+        task_id="GH-7",
+        project="shop",
+        project_path=None,
+        agent_command=("claude", "-p"),
+        model=None,
         started_at=datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc),
     )
 
@@ -128,7 +132,9 @@ def test_a_running_row_whose_host_process_died_is_marked_interrupted_on_next_ope
     db = tmp_path / "metrics.db"
     recorder = ExecutionRecorder(_execution(), lambda: MetricsStore.open(db), PriceTable.load)
     recorder.started()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     conn = sqlite3.connect(db)
     conn.execute("UPDATE executions SET host_pid = ?", (int(dead.stdout),))
     conn.commit()
@@ -158,17 +164,31 @@ def test_reprice_prices_an_unknown_model_once_the_config_gives_its_price(
     # 1000 input and 200 output tokens of "claude-future-9".
     lines = [
         {"type": "system", "subtype": "init", "model": "claude-future-9"},
-        {"type": "assistant", "message": {"id": "m1", "model": "claude-future-9", "content": [
-            {"type": "text", "text": "hi"}], "usage": {"input_tokens": 1000, "output_tokens": 200}}},
-        {"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
-         "usage": {"input_tokens": 1000, "output_tokens": 200}},
+        {
+            "type": "assistant",
+            "message": {
+                "id": "m1",
+                "model": "claude-future-9",
+                "content": [{"type": "text", "text": "hi"}],
+                "usage": {"input_tokens": 1000, "output_tokens": 200},
+            },
+        },
+        {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "num_turns": 1,
+            "usage": {"input_tokens": 1000, "output_tokens": 200},
+        },
     ]
     path = tmp_path / "future.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     db = tmp_path / "metrics.db"
     host = PluginHost.create([("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False)
-    main(["replay", str(path), "--task-id", "F-1", "--project", "p", "--started-at", "2026-11-20T10:00:00Z"],
-         host=host)
+    main(
+        ["replay", str(path), "--task-id", "F-1", "--project", "p", "--started-at", "2026-11-20T10:00:00Z"],
+        host=host,
+    )
     record = MetricsStore.open(db).load_record(MetricsStore.open(db).last_execution_id() or "")
     assert record is not None and (record.cost_nano_usd, record.cost_source) == (None, "unknown")
 

@@ -96,7 +96,7 @@ def test_an_integer_of_5000_digits_is_malformed_instead_of_raising() -> None:
 def test_every_line_of_every_recorded_transcript_decodes_to_an_object_or_is_blank() -> None:
     for path in ALL_TRANSCRIPTS:
         for number, line in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
-            obj, _, reason = decode_line(line)
+            _, _, reason = decode_line(line)
             assert reason is None, f"{path.name}:{number}: {reason}"
 
 

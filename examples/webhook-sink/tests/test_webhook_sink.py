@@ -30,8 +30,16 @@ HANG = 0
 @pytest.fixture(autouse=True)
 def _own_pilot_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Nothing of the developer's ~/.pilot, PILOT_* or proxy variables reaches these tests."""
-    for name in ("PILOT_LOAD_PLUGINS", "PILOT_DISABLE_PLUGINS", "PILOT_STRICT_PLUGINS", "PILOT_TRACE_PLUGINS",
-                 "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+    for name in (
+        "PILOT_LOAD_PLUGINS",
+        "PILOT_DISABLE_PLUGINS",
+        "PILOT_STRICT_PLUGINS",
+        "PILOT_TRACE_PLUGINS",
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PILOT_HOME", str(tmp_path / "pilot-home"))
 
