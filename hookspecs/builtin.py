@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hookspecs.commands import CommandRegistry, PilotError
 from hookspecs.markers import hookimpl
-from hookspecs.payloads import ExecutionResult
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from hookspecs.payloads import ExecutionResult
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
 """``pilot run`` / ``pilot replay`` exit with these codes (124 and 130 as ``timeout(1)`` and shells do)."""
@@ -20,14 +23,22 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
 @hookimpl
 def register_commands(commands: CommandRegistry) -> None:
     host = commands.host
+    chosen = commands.subcommand()  # the arguments of the other commands are not needed (None: all are)
 
     run = commands.add("run", help="Run the coding agent for one task and record it through the plugins")
-    run.add_argument("--task-id", required=True, help="the task's id")
-    run.add_argument("--project", required=True, help="the project's name")
-    run.add_argument("--project-path", default=None, help="the project's directory (default: current directory)")
-    run.add_argument("--model", default=None, help="the model asked for (recorded; pass it to the agent too)")
-    run.add_argument("--timeout", type=_positive_seconds, default=None, metavar="S", help="stop the agent after S s")
-    run.add_argument("command", nargs=argparse.REMAINDER, help="-- the agent's command line")
+    if chosen in (None, "run"):
+        run.add_argument("--task-id", required=True, help="the task's id")
+        run.add_argument("--project", required=True, help="the project's name")
+        run.add_argument(
+            "--project-path", default=None, help="the project's directory (default: current directory)"
+        )
+        run.add_argument(
+            "--model", default=None, help="the model asked for (recorded; pass it to the agent too)"
+        )
+        run.add_argument(
+            "--timeout", type=_positive_seconds, default=None, metavar="S", help="stop the agent after S s"
+        )
+        run.add_argument("command", nargs=argparse.REMAINDER, help="-- the agent's command line")
 
     def do_run(args: argparse.Namespace) -> int:
         from hookspecs.runner import RunRequest, run_agent
@@ -55,14 +66,15 @@ def register_commands(commands: CommandRegistry) -> None:
     replay = commands.add(
         "replay", help="Feed recorded stream-json transcripts through the plugins, one execution per file"
     )
-    replay.add_argument("files", type=Path, nargs="+", metavar="FILE", help="a transcript (.jsonl)")
-    replay.add_argument("--task-id", required=True, help="the task id of every execution replayed")
-    replay.add_argument("--project", required=True)
-    replay.add_argument("--project-path", default=None)
-    replay.add_argument(
-        "--started-at", type=_iso_datetime, default=None, metavar="ISO8601",
-        help="when each execution started (default: now); event times keep their recorded spacing",
-    )
+    if chosen in (None, "replay"):
+        replay.add_argument("files", type=Path, nargs="+", metavar="FILE", help="a transcript (.jsonl)")
+        replay.add_argument("--task-id", required=True, help="the task id of every execution replayed")
+        replay.add_argument("--project", required=True)
+        replay.add_argument("--project-path", default=None)
+        replay.add_argument(
+            "--started-at", type=_iso_datetime, default=None, metavar="ISO8601",
+            help="when each execution started (default: now); event times keep their recorded spacing",
+        )
 
     def do_replay(args: argparse.Namespace) -> int:
         from hookspecs.replay import replay_transcript
@@ -86,11 +98,14 @@ def register_commands(commands: CommandRegistry) -> None:
     replay.set_defaults(handler=do_replay)
 
     plugins = commands.add("plugins", help="List the loaded plugins, their versions and hooks")
-    plugins.add_argument("--json", action="store_true", help="print JSON")
+    if chosen in (None, "plugins"):
+        plugins.add_argument("--json", action="store_true", help="print JSON")
 
     def do_plugins(args: argparse.Namespace) -> int:
         infos = host.plugins()
         if args.json:
+            import json
+
             print(json.dumps([
                 {"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)}
                 for i in infos

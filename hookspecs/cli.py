@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from hookspecs import builtin
@@ -18,13 +17,16 @@ from hookspecs.manager import RESERVED_NAME as BUILTIN_PLUGIN
 from hookspecs.manager import PluginHost
 
 
-def build_parser(host: PluginHost) -> argparse.ArgumentParser:
+def build_parser(host: PluginHost, argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``pilot`` command line of ``host``'s plugins. Given the ``argv`` it will parse, the plugins may
+    leave out what that command line cannot use (``CommandRegistry.subcommand``): parse only that ``argv``
+    with it."""
     parser = argparse.ArgumentParser(
         prog="pilot",
         description="Pilot: run a coding agent per task and report on it through plugins.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    registry = CommandRegistry(subparsers, host)
+    registry = CommandRegistry(subparsers, host, argv)
 
     def announce(plugin: str) -> None:
         registry.current_plugin = plugin
@@ -43,7 +45,8 @@ def main(argv: Sequence[str] | None = None, host: PluginHost | None = None) -> i
         if not host.pm.has_plugin(BUILTIN_PLUGIN):
             host.register(BUILTIN_PLUGIN, builtin)
         host.report_problems()
-        parser = build_parser(host)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(host, argv)
         try:
             args = parser.parse_args(argv)
         except SystemExit as exit_:  # --help, or a usage error argparse has already printed
@@ -65,6 +68,8 @@ def main(argv: Sequence[str] | None = None, host: PluginHost | None = None) -> i
         return 0
     except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
         if os.environ.get("PILOT_TRACE_PLUGINS", "") not in ("", "0"):
+            import traceback
+
             traceback.print_exc()
         first = str(exc).strip().splitlines()
         print(f"pilot: error: {type(exc).__name__}: {first[0] if first else ''}".rstrip(": "), file=sys.stderr)

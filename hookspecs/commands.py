@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,14 +22,36 @@ class PilotError(Exception):
 
 
 class CommandRegistry:
-    """Handed to ``register_commands``: ``add`` a command, get its parser."""
+    """Handed to ``register_commands``: ``add`` a command, get its parser.
 
-    def __init__(self, subparsers: Any, host: PluginHost) -> None:
+    ``subcommand`` tells a plugin which of its commands this invocation runs, so that it may leave out the
+    arguments and sub-commands of the others: every ``pilot`` process builds the command line before it
+    parses it, and building all of a large plugin's parsers took a tenth of ``pilot``'s start-up."""
+
+    def __init__(self, subparsers: Any, host: PluginHost, argv: Sequence[str] | None = None) -> None:
         self._subparsers = subparsers
         self.host = host
         """The plugin host, for commands that run executions."""
         self.current_plugin: str | None = None
         self.owners: dict[str, str | None] = {}
+        self._words = _leading_words(argv) if argv is not None else None
+
+    def subcommand(self, *path: str) -> str | None:
+        """The word the command line gives after ``pilot PATH...``: ``subcommand()`` is the command
+        (``"metrics"`` for ``pilot metrics summary --days 7``), ``subcommand("metrics")`` its sub-command
+        (``"summary"``).
+
+        ``None`` when the command line is not known (the parser is built for another use, e.g. documentation),
+        does not go through ``pilot PATH...``, stops there, or has an option first (``pilot metrics --help``).
+
+        The parsers of the commands it does not name are never used on this command line: a plugin may add
+        those with their name and help only (they are still listed by ``--help``), checking from the top
+        (``subcommand()`` is ``"run"`` for ``pilot run ...``: no ``metrics`` sub-command needs building). When
+        it is ``None``, build everything."""
+        words = self._words
+        if words is None or len(words) <= len(path) or words[: len(path)] != path:
+            return None
+        return words[len(path)]
 
     def add(self, name: str, *, help: str, description: str | None = None) -> argparse.ArgumentParser:
         """A parser for ``pilot NAME``; set its handler with ``parser.set_defaults(handler=fn)``."""
@@ -52,3 +75,14 @@ class CommandRegistry:
             self._subparsers._choices_actions[:] = [
                 action for action in self._subparsers._choices_actions if action.dest != name
             ]
+
+
+def _leading_words(argv: Sequence[str]) -> tuple[str, ...]:
+    """The words of ``argv`` before its first option: the command and the sub-commands it names (an
+    option's value could look like one; nothing after an option is taken for a command)."""
+    words = []
+    for arg in argv:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return tuple(words)

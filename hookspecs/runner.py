@@ -67,11 +67,7 @@ def read_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
 
 
 def feed_lines(driver: ExecutionDriver, stream: IO[bytes], clock: Callable[[Mapping[str, Any]], datetime]) -> None:
-    for data in read_lines(stream):
-        if data is None:
-            driver.malformed()
-        else:
-            driver.feed(data, clock)
+    driver.feed_all(read_lines(stream), clock)
 
 
 class _TailCollector(threading.Thread):

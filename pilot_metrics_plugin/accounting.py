@@ -66,8 +66,15 @@ file read back is history, so these results are not searched (they are also most
 # with "[", found with str.find: a regex anchored with re.MULTILINE would be tried at every position.
 _COMMIT_LINE = re.compile(r"\[(?:detached HEAD|[^\[\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\] ")
 _PR_URL = re.compile(r"https://github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+/pull/[0-9]+")
+_PR_URL_START = "https://github.com/"
+"""How every ``_PR_URL`` match starts: looked for first, as the longer text is found faster than the domain
+alone (fewer of its characters are common in tool output)."""
 
 _ABSENT: Any = object()
+_MALFORMED: Any = object()
+"""In a response's kept usage: a value that was there but of the wrong shape (counted as malformed)."""
+_KEPT: Any = object()
+"""The first item of a kept usage (see ``_kept_usage``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +155,10 @@ class _Counts:
 
     def tokens(self, source: Any, key: str) -> int:
         """A plausible count, or 0 (an absent key is 0 and not malformed)."""
-        value = source.get(key, _ABSENT)
+        return self.token(source.get(key, _ABSENT))
+
+    def token(self, value: Any) -> int:
+        """``tokens`` of a value already looked up (``_ABSENT`` when it was not there)."""
         if type(value) is int and 0 <= value <= MAX_TOKENS:
             return value
         if value is not _ABSENT:
@@ -196,6 +206,7 @@ class StreamFolder:
         "_last_result_text",
         "_messages",
         "_model_requested",
+        "_open_message",
         "_pr_url",
         "_result_count",
         "_tool_calls",
@@ -204,8 +215,10 @@ class StreamFolder:
     )
 
     def __init__(self) -> None:
-        # message key -> [model, usage, parent_tool_use_id, max valid output_tokens over its lines]
+        # message key -> [model, usage (the last line's; kept by _kept_usage once the message's lines are
+        # over), parent_tool_use_id, max valid output_tokens over its lines]
         self._messages: dict[Any, list[Any]] = {}
+        self._open_message: list[Any] | None = None
         self._unnamed_messages = 0
         self._last_result: Mapping[str, Any] | None = None
         self._last_result_text: str | None = None
@@ -256,13 +269,20 @@ class StreamFolder:
             key = self._unnamed_messages
         entry = self._messages.get(key)
         if entry is None:
-            self._messages[key] = [message.get("model"), usage, raw.get("parent_tool_use_id"), output]
+            entry = self._messages[key] = [message.get("model"), usage, raw.get("parent_tool_use_id"), output]
         else:
             entry[0] = message.get("model")
             entry[1] = usage
             entry[2] = raw.get("parent_tool_use_id")
             if output > entry[3]:
                 entry[3] = output
+        if entry is not self._open_message:
+            # Another message: the lines of the one before are over (a message's lines come together).
+            # Only what the account reads of its usage is kept: keeping each message's decoded usage, nested
+            # objects and all, alive to the end of the stream made the decoding of every later line slower.
+            if self._open_message is not None:
+                self._open_message[1] = _kept_usage(self._open_message[1])
+            self._open_message = entry
         content = message.get("content")
         if type(content) is not list:
             return
@@ -274,7 +294,7 @@ class StreamFolder:
                 self._tool_use(block)
             elif block_type == "text":
                 block_text = block.get("text")
-                if type(block_text) is str and "github.com" in block_text:
+                if type(block_text) is str and _PR_URL_START in block_text:
                     self._find_pr_url(block_text)
 
     def _tool_use(self, block: Mapping[str, Any]) -> None:
@@ -307,7 +327,7 @@ class StreamFolder:
         viewed_files = False
         scanned: Any = None
         message = raw.get("message")
-        if _is_mapping(message):
+        if type(message) is dict or _is_mapping(message):
             content = message.get("content")
             if type(content) is list:
                 for block in content:
@@ -317,7 +337,10 @@ class StreamFolder:
                             viewed_files = True
                         else:
                             scanned = block.get("content")
-                            self._scan_tool_output(scanned)
+                            if type(scanned) is str:
+                                self._scan_text(scanned)
+                            else:
+                                self._scan_tool_output(scanned)
         if viewed_files:
             return
         # The sidecar repeats the line's tool result in the tool's own shape. A shell command's ``stdout``
@@ -344,13 +367,16 @@ class StreamFolder:
                 self._scan_text(stdout)
 
     def _scan_text(self, text: str) -> None:
-        if text.startswith("["):
-            self._match_commit(text, 0)
-        start = text.find("\n[")
+        # Each "[" that starts a line. Looked for one character at a time: finding a single character is a
+        # memchr, and tool output holds few "[" but a newline every few dozen characters, which makes a
+        # search for "\n[" stop at each one (two to four times slower on the fixtures' tool results).
+        find = text.find
+        start = find("[")
         while start >= 0:
-            self._match_commit(text, start + 1)
-            start = text.find("\n[", start + 2)
-        if "github.com" in text:
+            if start == 0 or text[start - 1] == "\n":
+                self._match_commit(text, start)
+            start = find("[", start + 1)
+        if _PR_URL_START in text:
             self._find_pr_url(text)
 
     def _match_commit(self, text: str, start: int) -> None:
@@ -507,20 +533,28 @@ class StreamFolder:
                 continue
             if not isinstance(model, str) or not model:
                 model = main_model
-            if not _is_mapping(usage):
-                if usage is not None:
+            if not (type(usage) is tuple and usage and usage[0] is _KEPT):
+                usage = _kept_usage(usage)
+            if usage is None or usage is _MALFORMED:
+                if usage is _MALFORMED:
                     counts.malformed += 1
                 continue
-            counts.tokens(usage, "output_tokens")  # only to count a malformed value once per response
-            cache_write = counts.tokens(usage, "cache_creation_input_tokens")
+            _, tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, value_1h = usage
+            counts.token(tokens_output)  # only to count a malformed value once per response
+            cache_write = counts.token(tokens_cache_write)
+            if value_1h is _MALFORMED:
+                counts.malformed += 1
+                cache_write_1h = 0
+            else:
+                cache_write_1h = counts.token(value_1h)
             responses.append(
                 _Row(
                     model=model,
-                    tokens_input=counts.tokens(usage, "input_tokens"),
+                    tokens_input=counts.token(tokens_input),
                     tokens_output=max_output,
-                    tokens_cache_read=counts.tokens(usage, "cache_read_input_tokens"),
+                    tokens_cache_read=counts.token(tokens_cache_read),
                     tokens_cache_write=cache_write,
-                    tokens_cache_write_1h=min(_cache_creation_1h(usage, counts), cache_write),
+                    tokens_cache_write_1h=min(cache_write_1h, cache_write),
                 )
             )
         return responses
@@ -614,6 +648,30 @@ def _match_model(rows: list[_Row], model: str | None) -> _Row | None:
             if len(same) == 1:
                 return same[0]
     return rows[0] if len(rows) == 1 else None
+
+
+def _kept_usage(usage: Any) -> Any:
+    """What ``_responses`` reads of a response's ``usage``, looked up but not checked yet:
+    ``(_KEPT, input, output, cache read, cache write, 1-hour cache write)``, each ``_ABSENT`` when missing,
+    the last ``_MALFORMED`` when ``cache_creation`` is not an object (as ``_cache_creation_1h`` reads it).
+    ``None`` for no usage, ``_MALFORMED`` for one that is not an object."""
+    if not (type(usage) is dict or _is_mapping(usage)):
+        return None if usage is None else _MALFORMED
+    split = usage.get("cache_creation")
+    if split is None:
+        cache_write_1h = _ABSENT
+    elif type(split) is dict or _is_mapping(split):
+        cache_write_1h = split.get("ephemeral_1h_input_tokens", _ABSENT)
+    else:
+        cache_write_1h = _MALFORMED
+    return (
+        _KEPT,
+        usage.get("input_tokens", _ABSENT),
+        usage.get("output_tokens", _ABSENT),
+        usage.get("cache_read_input_tokens", _ABSENT),
+        usage.get("cache_creation_input_tokens", _ABSENT),
+        cache_write_1h,
+    )
 
 
 def _cache_creation_1h(usage: Mapping[str, Any], counts: _Counts) -> int:

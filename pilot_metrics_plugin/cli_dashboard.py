@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 HELP = "The insights dashboard: one self-contained HTML page of charts, each with its numbers in a table"
 
 
-def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
+def add_commands(subparsers: Any, plugin: MetricsPlugin, only: str | None = None) -> None:
+    if only not in (None, "report"):
+        return
     report = subparsers.add_parser(
         "report",
         help=HELP,

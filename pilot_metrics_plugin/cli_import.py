@@ -23,7 +23,9 @@ EPILOG = (
 )
 
 
-def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
+def add_commands(subparsers: Any, plugin: MetricsPlugin, only: str | None = None) -> None:
+    if only not in (None, "import"):
+        return
     parser = subparsers.add_parser(
         "import",
         help="Bring in executions recorded elsewhere: Go Pilot recordings, stream-json transcripts",

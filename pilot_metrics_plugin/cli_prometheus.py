@@ -29,37 +29,41 @@ METRIC_NAMES = (
 )
 
 
-def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
-    serve = subparsers.add_parser(
-        "serve",
-        help="Serve the metrics to Prometheus at http://HOST:PORT/metrics",
-        description="Serve the metrics database to Prometheus: GET /metrics is computed from the database "
-        "at each scrape, so counters survive restarts. Binds to 127.0.0.1 unless --host says otherwise.",
-        epilog=f"Metrics: {METRIC_NAMES}.",
-    )
-    serve.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"the address to listen on (default: {DEFAULT_HOST})"
-    )
-    serve.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT,
-        help=f"the port (default: {DEFAULT_PORT}; 0: any free port)",
-    )
-    add_db_option(serve)
-    serve.set_defaults(handler=lambda args: serve_command(plugin, args))
+def add_commands(subparsers: Any, plugin: MetricsPlugin, only: str | None = None) -> None:
+    if only in (None, "serve"):
+        serve = subparsers.add_parser(
+            "serve",
+            help="Serve the metrics to Prometheus at http://HOST:PORT/metrics",
+            description="Serve the metrics database to Prometheus: GET /metrics is computed from the "
+            "database at each scrape, so counters survive restarts. Binds to 127.0.0.1 unless --host says "
+            "otherwise.",
+            epilog=f"Metrics: {METRIC_NAMES}.",
+        )
+        serve.add_argument(
+            "--host", default=DEFAULT_HOST, help=f"the address to listen on (default: {DEFAULT_HOST})"
+        )
+        serve.add_argument(
+            "--port", type=_port, default=DEFAULT_PORT,
+            help=f"the port (default: {DEFAULT_PORT}; 0: any free port)",
+        )
+        add_db_option(serve)
+        serve.set_defaults(handler=lambda args: serve_command(plugin, args))
 
-    prom = subparsers.add_parser(
-        "prom",
-        help="Print the Prometheus metrics, or write them for node_exporter's textfile collector",
-        description="The same metrics as `pilot metrics serve`, once: on stdout, or with --textfile written "
-        "atomically (a temporary file renamed over FILE) with mode 0644 for node_exporter to read.",
-        epilog=f"Metrics: {METRIC_NAMES}.",
-    )
-    prom.add_argument(
-        "--textfile", type=Path, default=None, metavar="FILE",
-        help="write FILE instead of printing: a *.prom file in node_exporter's textfile directory",
-    )
-    add_db_option(prom)
-    prom.set_defaults(handler=lambda args: prom_command(plugin, args))
+    if only in (None, "prom"):
+        prom = subparsers.add_parser(
+            "prom",
+            help="Print the Prometheus metrics, or write them for node_exporter's textfile collector",
+            description="The same metrics as `pilot metrics serve`, once: on stdout, or with --textfile "
+            "written atomically (a temporary file renamed over FILE) with mode 0644 for node_exporter to "
+            "read.",
+            epilog=f"Metrics: {METRIC_NAMES}.",
+        )
+        prom.add_argument(
+            "--textfile", type=Path, default=None, metavar="FILE",
+            help="write FILE instead of printing: a *.prom file in node_exporter's textfile directory",
+        )
+        add_db_option(prom)
+        prom.set_defaults(handler=lambda args: prom_command(plugin, args))
 
 
 def _port(text: str) -> int:

@@ -51,8 +51,10 @@ LIMITS = {
 }
 
 
-def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
+def add_commands(subparsers: Any, plugin: MetricsPlugin, only: str | None = None) -> None:
     for command, report, help, range_options in REPORTS:
+        if only not in (None, command):
+            continue
         parser = subparsers.add_parser(command, help=help, description=help + ".", epilog=COMMON_EPILOG)
         add_filter_options(parser, days=range_options.get("days"), period=range_options.get("period"))
         if report in LIMITS:
@@ -66,6 +68,8 @@ def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
         add_db_option(parser)
         parser.set_defaults(handler=lambda args, report=report: run_report(plugin, args, report))
 
+    if only not in (None, "export"):
+        return
     export = subparsers.add_parser(
         "export",
         help="One record per execution with every stored field, phases and models: JSON, NDJSON or CSV",

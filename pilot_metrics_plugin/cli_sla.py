@@ -26,7 +26,9 @@ EPILOG = (
 )
 
 
-def add_commands(subparsers: Any, plugin: MetricsPlugin) -> None:
+def add_commands(subparsers: Any, plugin: MetricsPlugin, only: str | None = None) -> None:
+    if only not in (None, "sla"):
+        return
     sla = subparsers.add_parser(
         "sla",
         help=HELP,
