@@ -1,10 +1,12 @@
-"""Recording one execution: the running row at start, each phase as it ends, the accounted row at the end.
+"""Recording one execution: the running row as it starts, each phase as it ends, the accounted row at the end.
 
-Nothing per stream event touches the disk: events are folded in memory by ``StreamFolder``. Phases are
-written as they end, but at most one write a second per execution (wall time, ``PHASE_WRITE_INTERVAL_S``):
-a replay or an import ends hundreds of phases within milliseconds, and a transaction for each would cost
-more than all the rest of the work; phases held back go with the next write, which a timer makes at most a
-second after the one before, so a crash loses no phase that ended more than a second before it. A database
+Nothing per stream event touches the disk: events are folded in memory by ``StreamFolder``. The running row
+and the phases are written at most once a second per execution (wall time, ``PHASE_WRITE_INTERVAL_S``): the
+running row a second after the start, with the phases that ended meanwhile, then phases as they end, those
+ending within a second of the last write held back for the next one. A replay or an import goes through a
+whole execution within milliseconds, and a transaction for its start and each phase would cost more than all
+the rest of the work: it is one transaction, at its end. A timer makes each write that is held back at most a
+second after the one before, so a crash loses nothing that happened more than a second before it. A database
 that cannot be written is reported once per execution and never stops the execution; the end tries again and
 writes everything, so a database that was briefly unavailable still gets the whole record.
 """
@@ -145,10 +147,16 @@ class ExecutionRecorder:
         self._last_error: str | None = None
         self._phases_written = 0
         self._phase_written_at: float | None = None
+        self._running_row: dict[str, object] | None = None
+        """The running row, until it is written."""
+        self._held_back = False
+        """A write held back is due (this recorder is on ``_HELD_BACK``'s list)."""
         # Phases held back by the interval are written by _HELD_BACK's thread once it is over, so that a crash
         # while the agent works in silence still finds them; the lock keeps that thread and this one apart.
         self._lock = threading.Lock()
         self._done = False
+        self._started_at_ms = to_ms(execution.started_at)
+        self._command = redact_command(execution.agent_command)
 
     def _with_store(self, action: Callable[[MetricsStore], object]) -> bool:
         try:
@@ -167,18 +175,23 @@ class ExecutionRecorder:
             return False
 
     def started(self) -> None:
+        """The execution started: its running row is written a second from now (or at the end, if sooner)."""
         execution = self.execution
-        row = {
+        self._running_row = {
             "execution_id": execution.execution_id,
             "task_id": execution.task_id,
             "project": execution.project,
             "project_path": execution.project_path,
-            "agent_command": redact_command(execution.agent_command),
+            "agent_command": self._command,
             "model_requested": execution.model,
-            "started_at_ms": to_ms(execution.started_at),
+            "started_at_ms": self._started_at_ms,
             "source_key": self.source.source_key if self.source else None,
         }
-        self._with_store(lambda store: store.begin_execution(row))
+        if self._with_store(lambda store: None):  # opened now: a database that cannot be is said at once
+            with self._lock:
+                self._phase_written_at = self._clock()
+                self._held_back = True
+                _HELD_BACK.schedule(self, PHASE_WRITE_INTERVAL_S)
 
     def phase_ended(self, phase: Phase) -> None:
         if phase.ended_at is None:
@@ -195,21 +208,35 @@ class ExecutionRecorder:
                 return
             now = self._clock()
             if self._phase_written_at is not None and now - self._phase_written_at < PHASE_WRITE_INTERVAL_S:
-                _HELD_BACK.schedule(self, self._phase_written_at + PHASE_WRITE_INTERVAL_S - now)
+                if not self._held_back:
+                    self._held_back = True
+                    _HELD_BACK.schedule(self, self._phase_written_at + PHASE_WRITE_INTERVAL_S - now)
                 return
             self._write_phases(now)
 
     def _write_phases(self, now: float) -> None:
-        """Write the phases not written yet (the lock held)."""
+        """Write the running row, if it is not yet, and the phases not written yet (the lock held)."""
         self._phase_written_at = now
+        self._held_back = False
         first = self._phases_written
         pending = self.phases[first:]
-        if self._with_store(lambda store: store.add_phases(self.execution.execution_id, pending, first)):
+        running = self._running_row
+
+        def write(store: MetricsStore) -> None:
+            if running is not None:
+                store.begin_execution(running, pending, first)
+            else:
+                store.add_phases(self.execution.execution_id, pending, first, self._started_at_ms)
+
+        if self._with_store(write):
+            self._running_row = None
             self._phases_written = first + len(pending)
 
     def _write_held_back(self) -> None:
         with self._lock:
-            if not self._done and self._store is not None and self._phases_written < len(self.phases):
+            self._held_back = False  # off _HELD_BACK's list: the next write held back goes on it again
+            unwritten = self._running_row is not None or self._phases_written < len(self.phases)
+            if not self._done and self._store is not None and unwritten:
                 self._write_phases(self._clock())
 
     def completed(self, result: ExecutionResult, *, read_back: bool = True) -> ExecutionRecord | None:
@@ -224,17 +251,36 @@ class ExecutionRecorder:
         with self._lock:
             self._done = True
             _HELD_BACK.cancel(self)
+            running_row = self._running_row is None  # written (no write can start now: _done)
 
         def finish(store: MetricsStore) -> None:
-            store.finish_execution(row, self.phases, models)
+            store.finish_execution(row, self.phases, models, running_row=running_row)
             if read_back:
                 stored[0] = store.load_record(execution.execution_id)
 
-        self._with_store(finish)
+        if not self._with_store(finish) and self._running_row is not None:
+            self._record_what_fits()
         if self._store is not None:
             self._release_store(self._store, False)
             self._store = None
         return stored[0]
+
+    def _record_what_fits(self) -> None:
+        """The end could not be written and nothing was before it (an execution shorter than a second): the
+        running row and then its phases, one at a time, as far as they go (on a full disk, say), so that the
+        execution is not lost without a trace: the next open marks it interrupted once its host is gone."""
+        running = self._running_row
+        assert running is not None
+        if not self._with_store(lambda store: store.begin_execution(running)):
+            return
+        execution_id, started_at_ms = self.execution.execution_id, self._started_at_ms
+        for seq, phase in enumerate(self.phases):
+
+            def add(store: MetricsStore, phase: PhaseRecord = phase, seq: int = seq) -> None:
+                store.add_phases(execution_id, [phase], seq, started_at_ms)
+
+            if not self._with_store(add):
+                return
 
     def row(self, result: ExecutionResult, account: Account) -> dict[str, object]:
         execution = self.execution
@@ -251,13 +297,13 @@ class ExecutionRecorder:
             "task_id": execution.task_id,
             "project": execution.project,
             "project_path": execution.project_path,
-            "agent_command": redact_command(execution.agent_command),
+            "agent_command": self._command,
             "model_requested": execution.model or account.model_requested,
             "status": status,
             "failure_category": category,
             "failure_reason": reason,
             "exit_code": result.exit_code,
-            "started_at_ms": to_ms(execution.started_at),
+            "started_at_ms": self._started_at_ms,
             "ended_at_ms": to_ms(result.ended_at),
             "duration_ms": result.duration_ms,
             "num_turns": account.num_turns,

@@ -1,6 +1,7 @@
 """The SQLite store: opening (WAL, busy timeout, file mode 0600, migrations), writing an execution as it
-goes, and reading records back. Every statement is parameterized. Errors leave here as ``StoreError`` with a
-one-line message a user can act on.
+goes (at its end, with its phases and models in the form the export writes), and reading records back.
+Every statement is parameterized. Errors leave here as ``StoreError`` with a one-line message a user can
+act on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from json.encoder import encode_basestring as _json_string
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -20,6 +23,10 @@ from pilot_metrics_plugin.migrations import SchemaTooNewError, migrate
 from pilot_metrics_plugin.record import ExecutionRecord, ModelUsageRecord, PhaseRecord
 
 T = TypeVar("T")
+_EPOCH_DATE = date(1970, 1, 1)
+_FAST_ISO_BEFORE_MS = 2**33 * 1000
+"""Up to 2242 ``record.ms_to_iso``'s float seconds still land on the exact millisecond; ``_iso`` is used
+there only, so that the stored text is always that of ``show --json``."""
 BUSY_TIMEOUT_MS = 30_000
 RETRY_FOR_S = 120.0
 """How long a write keeps retrying a busy database before it gives up."""
@@ -76,10 +83,33 @@ MODEL_COLUMNS = (
     "model", "tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write",
     "tokens_cache_write_1h", "tokens_total", "cost_nano_usd", "cost_source",
 )
+EXPORT_FORM_COLUMNS = ("phases_json", "models_json")
+"""The record's phases and models as the export writes them, stored when the execution finishes."""
+_FINISHED_COLUMNS = EXECUTION_COLUMNS + EXPORT_FORM_COLUMNS
 _UPSERT_EXECUTION = (
-    f"INSERT INTO executions ({', '.join(EXECUTION_COLUMNS)}) VALUES ({', '.join('?' * len(EXECUTION_COLUMNS))}) "
+    f"INSERT INTO executions ({', '.join(_FINISHED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_FINISHED_COLUMNS))}) "
     f"ON CONFLICT (execution_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in EXECUTION_COLUMNS if c != "execution_id")
+    + ", ".join(f"{c} = excluded.{c}" for c in _FINISHED_COLUMNS if c != "execution_id")
+)
+_INSERT_FINISHED = (
+    f"INSERT OR IGNORE INTO executions ({', '.join(_FINISHED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_FINISHED_COLUMNS))})"
+)
+_SET_AT_START = (
+    "execution_id", "task_id", "project", "project_path", "agent_command", "started_at_ms", "source_key",
+)
+"""What ``begin_execution`` wrote for good: finishing a running row leaves these columns (and their index
+entries) alone."""
+_FINISH_RUNNING = (
+    "UPDATE executions SET "
+    + ", ".join(f"{c} = ?" for c in _FINISHED_COLUMNS if c not in _SET_AT_START)
+    + " WHERE execution_id = ? AND status = 'running'"
+)
+_FINISH_RUNNING_VALUES = tuple(i for i, c in enumerate(_FINISHED_COLUMNS) if c not in _SET_AT_START)
+_INSERT_MODEL = (
+    f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
+    f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
 )
 @functools.lru_cache(maxsize=8)
 def _insert_started(columns: tuple[str, ...]) -> str:
@@ -87,8 +117,8 @@ def _insert_started(columns: tuple[str, ...]) -> str:
 
 
 _INSERT_PHASE = (
-    "INSERT OR IGNORE INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
+    "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -173,27 +203,49 @@ class MetricsStore:
         except sqlite3.Error as exc:
             raise StoreError(describe_sqlite_error(self.path, exc)) from None
 
-    def begin_execution(self, row: dict[str, Any]) -> None:
-        """The row of an execution that has started: status ``running``, nothing accounted yet."""
+    def begin_execution(
+        self, row: dict[str, Any], phases: Sequence[PhaseRecord] = (), first_seq: int = 0
+    ) -> None:
+        """The row of an execution that has started: status ``running``, nothing accounted yet; with the
+        phases that have already ended (numbered from ``first_seq``), in one transaction."""
         row = {**row, "status": "running", "updated_at_ms": _now_ms(), "host": self.host, "host_pid": self.pid}
         columns = tuple(c for c in EXECUTION_COLUMNS if c in row)
         values = [_column_value(row, c) for c in columns]
         sql = _insert_started(columns)
-        self.transaction(lambda conn: conn.execute(sql, values))
+        execution_id, started_at_ms = row["execution_id"], row["started_at_ms"]
 
-    def add_phase(self, execution_id: str, phase: PhaseRecord, seq: int) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, values)
+            if phases:
+                conn.executemany(
+                    _INSERT_PHASE,
+                    [
+                        (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms,
+                         started_at_ms)
+                        for seq, p in enumerate(phases, start=first_seq)
+                    ],
+                )
+
+        self.transaction(write)
+
+    def add_phase(
+        self, execution_id: str, phase: PhaseRecord, seq: int, execution_started_at_ms: int
+    ) -> None:
         """A phase that ended; also the running row's sign of life."""
-        self.add_phases(execution_id, [phase], seq)
+        self.add_phases(execution_id, [phase], seq, execution_started_at_ms)
 
-    def add_phases(self, execution_id: str, phases: Sequence[PhaseRecord], first_seq: int) -> None:
-        """Phases that ended (numbered from ``first_seq``), in one transaction; also the running row's sign
-        of life."""
+    def add_phases(
+        self, execution_id: str, phases: Sequence[PhaseRecord], first_seq: int, execution_started_at_ms: int
+    ) -> None:
+        """Phases that ended (numbered from ``first_seq``) of the execution that started at
+        ``execution_started_at_ms``, in one transaction; also the running row's sign of life."""
 
         def write(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 _INSERT_PHASE,
                 [
-                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms)
+                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms,
+                     execution_started_at_ms)
                     for seq, p in enumerate(phases, start=first_seq)
                 ],
             )
@@ -205,27 +257,54 @@ class MetricsStore:
         self.transaction(write)
 
     def finish_execution(
-        self, row: dict[str, Any], phases: Sequence[PhaseRecord], models: Iterable[ModelUsageRecord]
+        self,
+        row: dict[str, Any],
+        phases: Sequence[PhaseRecord],
+        models: Iterable[ModelUsageRecord],
+        *,
+        running_row: bool = True,
     ) -> None:
-        """The whole accounted execution, phases and models included, in one transaction."""
+        """The whole accounted execution, phases and models included, in one transaction, with the record's
+        phases and models in the form the export writes (``models`` ordered by name, as ``load_record`` reads
+        them). ``running_row``: whether its running row is likely there (``begin_execution``), which only
+        decides what is tried first."""
         row = {**row, "updated_at_ms": _now_ms(), "host": self.host, "host_pid": self.pid}
-        values = [_column_value(row, c) for c in EXECUTION_COLUMNS]
+        models = sorted(models, key=_model_name)
+        values = _stored_values(row)
+        values.append(phases_json(phases))
+        values.append(models_json(models))
         execution_id = row["execution_id"]
+        started_at_ms = row["started_at_ms"]
+        finish_running = [values[i] for i in _FINISH_RUNNING_VALUES]
+        finish_running.append(execution_id)
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute(_UPSERT_EXECUTION, values)
+            # The running row, or no row at all (an execution shorter than a second), has no model rows yet:
+            # only this writes them, and a model row needs its execution's.
+            if running_row:
+                done = conn.execute(_FINISH_RUNNING, finish_running).rowcount
+                done = done or conn.execute(_INSERT_FINISHED, values).rowcount
+            else:
+                done = conn.execute(_INSERT_FINISHED, values).rowcount
+                done = done or conn.execute(_FINISH_RUNNING, finish_running).rowcount
+            if not done:  # recorded before: written over, models and all
+                conn.execute(_UPSERT_EXECUTION, values)
+                conn.execute("DELETE FROM execution_models WHERE execution_id = ?", (execution_id,))
             conn.executemany(
                 _INSERT_PHASE,
                 [
-                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms)
+                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms, started_at_ms)
                     for seq, p in enumerate(phases)
                 ],
             )
-            conn.execute("DELETE FROM execution_models WHERE execution_id = ?", (execution_id,))
             conn.executemany(
-                f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))})",
-                [(execution_id, *(getattr(m, c) for c in MODEL_COLUMNS)) for m in models],
+                _INSERT_MODEL,
+                [
+                    (execution_id, m.model, m.tokens_input, m.tokens_output, m.tokens_cache_read,
+                     m.tokens_cache_write, m.tokens_cache_write_1h, m.tokens_total, m.cost_nano_usd,
+                     m.cost_source, started_at_ms)
+                    for m in models
+                ],
             )
 
         self.transaction(write)
@@ -294,30 +373,46 @@ class MetricsStore:
         row = cursor.fetchone()
         if row is None:
             return None
+        stored = dict(zip(EXECUTION_COLUMNS, row, strict=True))
+        key = (stored["started_at_ms"], execution_id)  # the child tables' key starts with the two
         phases = tuple(
             PhaseRecord(*values)
             for values in self.conn.execute(
-                "SELECT name, started_at_ms, ended_at_ms, duration_ms FROM phases WHERE execution_id = ? ORDER BY seq",
-                (execution_id,),
+                "SELECT name, started_at_ms, ended_at_ms, duration_ms FROM phases "
+                "WHERE execution_started_at_ms = ? AND execution_id = ? ORDER BY seq",
+                key,
             )
         )
         models = tuple(
             ModelUsageRecord(*values)
             for values in self.conn.execute(
-                f"SELECT {', '.join(MODEL_COLUMNS)} FROM execution_models WHERE execution_id = ? ORDER BY model",
-                (execution_id,),
+                f"SELECT {', '.join(MODEL_COLUMNS)} FROM execution_models "
+                "WHERE execution_started_at_ms = ? AND execution_id = ? ORDER BY model",
+                key,
             )
         )
-        return record_from_row(dict(zip(EXECUTION_COLUMNS, row)), phases, models)
+        return record_from_row(stored, phases, models)
 
 
-_sorted_json = json.JSONEncoder(sort_keys=True).encode  # json.dumps(sort_keys=True) builds an encoder a call
+# Compact, non-ASCII as it is: the export writes these texts as they are stored. (An encoder made once:
+# json.dumps with options builds one a call.)
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_sorted_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def _json_string_list(value: Iterable[Any] | None) -> str:
+    """``_compact_json(list(value))``, the encoder's own way for the usual list of strings, without building
+    an encoder a call."""
+    items = list(value or ())
+    try:
+        return "[" + ",".join(map(_json_string, items)) + "]"
+    except TypeError:  # not all strings
+        return _compact_json(items)
+
+
 _AS_STORED: dict[str, Callable[[Any], Any]] = {
-    "tool_calls": lambda value: _sorted_json(value or {}),
-    **dict.fromkeys(
-        ("agent_command", "files_read", "files_written", "commit_shas"),
-        lambda value: json.dumps(list(value or ())),
-    ),
+    "tool_calls": lambda value: _sorted_compact_json(value or {}),
+    **dict.fromkeys(("agent_command", "files_read", "files_written", "commit_shas"), _json_string_list),
     "usage_complete": lambda value: 1 if value is None or value else 0,
     "cost_source": lambda value: value or "unknown",
     **dict.fromkeys(
@@ -329,9 +424,85 @@ _AS_STORED: dict[str, Callable[[Any], Any]] = {
 """How a column's value is stored, for the columns not stored as they are."""
 
 
+_CONVERSIONS = tuple(_AS_STORED.get(column) for column in EXECUTION_COLUMNS)
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_date(days: int) -> str:
+    return (_EPOCH_DATE + timedelta(days=days)).isoformat()
+
+
+def _iso(ms: int) -> str:
+    """``record.ms_to_iso(ms)`` (a non-negative int), without a datetime: four times faster."""
+    days, ms_of_day = divmod(ms, 86_400_000)
+    hours, minutes = ms_of_day // 3_600_000, ms_of_day // 60_000 % 60
+    seconds, milliseconds = ms_of_day // 1000 % 60, ms_of_day % 1000
+    return f"{_utc_date(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{milliseconds:03d}+00:00"
+
+
+_PHASE_JSON = '{"name":%s,"started_at":"%s","ended_at":"%s","duration_ms":%d}'
+_MODEL_JSON = (
+    '{"model":%s,"tokens_input":%d,"tokens_output":%d,"tokens_cache_read":%d,"tokens_cache_write":%d,'
+    '"tokens_cache_write_1h":%d,"tokens_total":%d,"cost_nano_usd":%s,"cost_usd":%s,"cost_source":%s}'
+)
+
+
+def phases_json(phases: Sequence[PhaseRecord]) -> str | None:
+    """The record's ``phases`` as stored for the export: ``_compact_json([p.to_dict() for p in phases])``,
+    the same text, written out (the times the to_dict way cost most of recording an execution's end);
+    ``None`` for a time no ISO date holds, which the export then writes from the phase rows."""
+    parts = []
+    for p in phases:
+        start, end = p.started_at_ms, p.ended_at_ms
+        if not (type(start) is int and type(end) is int and type(p.duration_ms) is int and type(p.name) is str
+                and 0 <= start < _FAST_ISO_BEFORE_MS and 0 <= end < _FAST_ISO_BEFORE_MS):
+            try:
+                return _compact_json([p.to_dict() for p in phases])
+            except (ValueError, OverflowError):
+                return None
+        parts.append(_PHASE_JSON % (_json_string(p.name), _iso(start), _iso(end), p.duration_ms))
+    return "[" + ",".join(parts) + "]"
+
+
+def models_json(models: Sequence[ModelUsageRecord]) -> str:
+    """The record's ``models`` as stored for the export, like ``phases_json``."""
+    parts = []
+    for m in models:
+        cost = m.cost_nano_usd
+        counts = (m.tokens_input, m.tokens_output, m.tokens_cache_read, m.tokens_cache_write,
+                  m.tokens_cache_write_1h, m.tokens_total)
+        if not (all(type(n) is int for n in counts) and (cost is None or type(cost) is int)
+                and type(m.model) is str and type(m.cost_source) is str):
+            return _compact_json([m.to_dict() for m in models])
+        parts.append(
+            _MODEL_JSON
+            % (
+                _json_string(m.model),
+                *counts,
+                "null" if cost is None else cost,
+                "null" if cost is None else repr(cost / 1_000_000_000),
+                _json_string(m.cost_source),
+            )
+        )
+    return "[" + ",".join(parts) + "]"
+
+
+def _model_name(model: ModelUsageRecord) -> str:
+    return model.model
+
+
 def _column_value(row: dict[str, Any], column: str) -> Any:
     convert = _AS_STORED.get(column)
     return row.get(column) if convert is None else convert(row.get(column))
+
+
+def _stored_values(row: dict[str, Any]) -> list[Any]:
+    """``EXECUTION_COLUMNS`` of ``row`` as stored."""
+    get = row.get
+    return [
+        get(column) if convert is None else convert(get(column))
+        for column, convert in zip(EXECUTION_COLUMNS, _CONVERSIONS, strict=True)
+    ]
 
 
 def record_from_row(

@@ -254,6 +254,35 @@ def test_a_phase_that_ended_during_a_burst_is_written_while_the_agent_then_works
     assert query(db, "SELECT seq, name FROM phases ORDER BY seq") == [(0, "planning"), (1, "exploring")]
 
 
+@pytest.mark.slow
+def test_the_running_row_of_an_agent_silent_from_the_start_is_written_within_a_second(tmp_path: Path) -> None:
+    # The running row waits up to a second (an execution over sooner is one transaction), then the timer
+    # writes it although no event came: a host killed after that leaves it behind.
+    home, project, agent_pid = tmp_path / "home", tmp_path / "project", tmp_path / "agent.pid"
+    project.mkdir()
+    db = home / "data" / "metrics.db"
+    agent = [sys.executable, str(AGENT_SCRIPT), "--pid-file", str(agent_pid), "--hang"]
+    run = ["run", "--task-id", "GH-3", "--project", "shop", "--project-path", str(project), "--", *agent]
+    host = subprocess.Popen(
+        [sys.executable, "-m", "hookspecs", *run], env=env_for(home), stdout=subprocess.DEVNULL
+    )
+    try:
+        assert wait_until(lambda: len(query(db, "SELECT status FROM executions")) == 1)
+        host.send_signal(signal.SIGKILL)
+        host.wait(timeout=WAIT_S)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        kill_pid_file(agent_pid)
+    ((status, task_id, started_at_ms, updated_at_ms),) = query(
+        db, "SELECT status, task_id, started_at_ms, updated_at_ms FROM executions"
+    )
+    assert (status, task_id) == ("running", "GH-3")
+    # Written by the timer a second after the start (1,000 ms), give or take a loaded machine's delay.
+    assert updated_at_ms - started_at_ms <= 3_000
+
+
 def test_a_running_row_of_another_machine_is_marked_only_after_the_grace_period(killed: Killed) -> None:
     # Its pid cannot be checked from here: only silence longer than stale_after tells it is dead.
     store = MetricsStore.open(killed.other_machine_db, stale_after_s=3600)

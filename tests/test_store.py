@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from pilot_metrics_plugin.config import load_config
 from pilot_metrics_plugin.migrations import MIGRATIONS, schema_version
 from pilot_metrics_plugin.plugin import MetricsPlugin
 from pilot_metrics_plugin.pricing import PriceTable
-from pilot_metrics_plugin.recorder import ExecutionRecorder
+from pilot_metrics_plugin.recorder import PHASE_WRITE_INTERVAL_S, ExecutionRecorder
 from pilot_metrics_plugin.store import MetricsStore, StoreError
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -69,18 +72,60 @@ def test_migrating_an_empty_file_applies_every_migration_once(tmp_path: Path) ->
     assert again.conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
-@pytest.mark.parametrize("dump", sorted(SCHEMAS.glob("v*.sql")), ids=lambda p: p.stem)
-def test_a_database_of_every_earlier_schema_migrates_and_keeps_its_rows(dump: Path, tmp_path: Path) -> None:
-    db = tmp_path / "old.db"
+DUMPS = sorted(SCHEMAS.glob("v*.sql"))
+
+
+def migrated(dump: Path, tmp_path: Path) -> MetricsStore:
+    """A database made from ``dump`` (an earlier schema with rows), opened: migrated to the current one."""
+    db = tmp_path / f"{dump.stem}.db"
     conn = sqlite3.connect(db)
     conn.executescript(dump.read_text())
     conn.close()
-    store = MetricsStore.open(db)
-    record = store.load_record("v1-row")
+    return MetricsStore.open(db)
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=lambda p: p.stem)
+def test_a_database_of_every_earlier_schema_migrates_and_keeps_its_rows(dump: Path, tmp_path: Path) -> None:
+    store = migrated(dump, tmp_path)
+    record = store.load_record(f"{dump.stem}-row")  # each dump's finished execution: v1-row, v2-row
     assert record is not None
     assert (record.tokens_total, record.cost_nano_usd, record.phases[0].name) == (100, 123456789, "planning")
     fresh = MetricsStore.open(tmp_path / "fresh.db")
     assert schema_of(store.conn) == schema_of(fresh.conn)
+    assert store.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=lambda p: p.stem)
+def test_a_migrated_database_exports_every_record_as_show_prints_it(
+    dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = migrated(dump, tmp_path).path
+    host = PluginHost.create([("metrics", MetricsPlugin())], load_entrypoints=False)
+    capsys.readouterr()
+    assert main(["metrics", "export", "--format", "ndjson", "--db", str(db)], host=host) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    store = MetricsStore.open(db)
+    ids = [row[0] for row in store.conn.execute("SELECT execution_id FROM executions ORDER BY started_at_ms")]
+    shown = [store.load_record(execution_id).to_dict() for execution_id in ids]  # type: ignore[union-attr]
+    assert exported == shown
+    if dump.stem == "v2":
+        # v2-row's JSON lists come out compact, as the same values; its haiku row's 5000 nano-dollars are the
+        # float 5e-06; v2-running (its host long silent: now interrupted) has no stored form of its phases:
+        # they come from its phase row.
+        assert shown[0]["agent_command"] == ["claude", "-p", "résumé"]
+        assert [m["cost_usd"] for m in shown[0]["models"]] == [5e-06, 0.123451789]
+        assert [p["name"] for p in shown[1]["phases"]] == ["planning"]
+
+
+@pytest.mark.parametrize("dump", DUMPS, ids=lambda p: p.stem)
+def test_a_migrated_database_holds_the_hourly_totals_of_its_finished_rows(dump: Path, tmp_path: Path) -> None:
+    store = migrated(dump, tmp_path)
+    rollup = store.conn.execute(
+        "SELECT hour, executions, tokens_total, cost_nano_usd, with_duration FROM executions_by_hour"
+    ).fetchall()
+    # The finished execution started at 1764000000000 ms (hour 490000) with 100 tokens, 123456789 nano-dollars
+    # and a duration; a running one is not in the rollup.
+    assert rollup == [(490000, 1, 100, 123456789, 1)]
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
@@ -114,13 +159,28 @@ def _execution(execution_id: str = "e1") -> Execution:
     )
 
 
-def test_the_row_is_written_at_start_and_phases_as_they_end(tmp_path: Path) -> None:
-    db = tmp_path / "metrics.db"
-    recorder = ExecutionRecorder(_execution(), lambda: MetricsStore.open(db), PriceTable.load)
+START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+def _recording(db: Path, clock: Callable[[], float] = time.monotonic) -> ExecutionRecorder:
+    return ExecutionRecorder(_execution(), lambda: MetricsStore.open(db), PriceTable.load, clock=clock)
+
+
+def _running_row_written(db: Path) -> None:
+    """A recorder of this process that has written its running row: it started, and a phase ended two
+    seconds later by its clock (a write a second at most: the row goes with that phase)."""
+    recorder = _recording(db, clock=itertools.count(0.0, 2.0).__next__)
     recorder.started()
-    start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-    end = datetime(2026, 11, 20, 10, 0, 42, 5000, tzinfo=timezone.utc)
-    recorder.phase_ended(Phase("exploring", 0, start, end, 42005))
+    recorder.phase_ended(Phase("planning", 0, START, START + timedelta(seconds=2), 2000))
+
+
+def test_the_running_row_is_written_with_the_phases_as_they_end(tmp_path: Path) -> None:
+    db = tmp_path / "metrics.db"
+    seconds = itertools.count(0.0, 42.005).__next__  # the phase ends 42 s after the start, as its times say
+    recorder = _recording(db, clock=seconds)
+    recorder.started()
+    end = START + timedelta(seconds=42, milliseconds=5)
+    recorder.phase_ended(Phase("exploring", 0, START, end, 42005))
     reader = MetricsStore.open(db)
     record = reader.load_record("e1")
     assert record is not None and record.status == "running"
@@ -128,10 +188,27 @@ def test_the_row_is_written_at_start_and_phases_as_they_end(tmp_path: Path) -> N
     assert [(p.name, p.duration_ms) for p in record.phases] == [("exploring", 42005)]
 
 
+def test_the_running_row_and_the_phases_of_the_first_second_are_written_a_second_after_the_start(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "metrics.db"
+    recorder = _recording(db)
+    recorder.started()
+    started = time.monotonic()
+    recorder.phase_ended(Phase("planning", 0, START, START + timedelta(milliseconds=300), 300))
+    reader = MetricsStore.open(db)
+    assert reader.load_record("e1") is None  # held back: one write a second per execution
+    while reader.load_record("e1") is None and time.monotonic() - started < 5:
+        time.sleep(0.02)
+    record = reader.load_record("e1")
+    assert record is not None and record.status == "running"
+    assert [p.name for p in record.phases] == ["planning"]
+    assert time.monotonic() - started < PHASE_WRITE_INTERVAL_S + 1.0
+
+
 def test_a_running_row_whose_host_process_died_is_marked_interrupted_on_next_open(tmp_path: Path) -> None:
     db = tmp_path / "metrics.db"
-    recorder = ExecutionRecorder(_execution(), lambda: MetricsStore.open(db), PriceTable.load)
-    recorder.started()
+    _running_row_written(db)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -147,8 +224,7 @@ def test_a_running_row_whose_host_process_died_is_marked_interrupted_on_next_ope
 
 def test_a_running_row_of_a_live_host_is_left_alone_until_it_goes_stale(tmp_path: Path) -> None:
     db = tmp_path / "metrics.db"
-    recorder = ExecutionRecorder(_execution(), lambda: MetricsStore.open(db), PriceTable.load)
-    recorder.started()  # recorded by this very process, which is alive
+    _running_row_written(db)  # recorded by this very process, which is alive
     assert MetricsStore.open(db, stale_after_s=3600).load_record("e1").status == "running"  # type: ignore[union-attr]
     conn = sqlite3.connect(db)
     conn.execute("UPDATE executions SET updated_at_ms = updated_at_ms - 7200 * 1000")  # silent for 2 hours

@@ -15,6 +15,12 @@ UNKNOWN_MODEL = "unknown"
 """The ``model`` label of executions without a requested model, and of tokens no model row holds."""
 
 FINISHED = "status != 'running'"
+NOT_RUNNING = (
+    "execution_id NOT IN (SELECT execution_id FROM executions INDEXED BY executions_running "
+    "WHERE status = 'running')"
+)
+"""A model or phase row of a finished execution: the running ones are a handful, and a join to each row's
+execution would be a random lookup per row (model and phase rows lie in execution start order, m003)."""
 
 EXECUTIONS_SQL = f"""
 SELECT project, status, COALESCE(model_requested, '{UNKNOWN_MODEL}') AS model, COUNT(*)
@@ -30,8 +36,7 @@ SELECT m.model,
        COALESCE(SUM(m.cost_nano_usd), 0),
        SUM(m.cost_nano_usd IS NULL)
 FROM execution_models AS m
-JOIN executions AS e ON e.execution_id = m.execution_id
-WHERE e.{FINISHED}
+WHERE m.{NOT_RUNNING}
 GROUP BY m.model
 ORDER BY m.model
 """
@@ -47,7 +52,10 @@ MODELLESS_COST_SQL = f"""
 SELECT COALESCE(SUM(e.cost_nano_usd), 0), COALESCE(SUM(e.cost_nano_usd IS NULL AND e.tokens_total > 0), 0)
 FROM executions AS e
 WHERE e.{FINISHED}
-  AND NOT EXISTS (SELECT 1 FROM execution_models AS m WHERE m.execution_id = e.execution_id)
+  AND NOT EXISTS (
+    SELECT 1 FROM execution_models AS m
+    WHERE m.execution_started_at_ms = e.started_at_ms AND m.execution_id = e.execution_id
+  )
 """
 
 LAST_ENDED_SQL = f"SELECT MAX(ended_at_ms) FROM executions WHERE {FINISHED}"
@@ -72,8 +80,7 @@ def phase_durations_sql(bounds_ms: Sequence[int]) -> str:
     return f"""
 SELECT p.name, COUNT(*), SUM(p.duration_ms), {_bucket_columns("p.duration_ms", bounds_ms)}
 FROM phases AS p
-JOIN executions AS e ON e.execution_id = p.execution_id
-WHERE e.{FINISHED}
+WHERE p.{NOT_RUNNING}
 GROUP BY p.name
 ORDER BY p.name
 """

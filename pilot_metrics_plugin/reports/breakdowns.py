@@ -3,12 +3,15 @@
 - projects: each project is one aggregate over the ``(project, started_at_ms, ...)`` covering index, so
   the range is read once and never sorted; the project names come from skipping along that index.
 - models: ``execution_models`` rows of the filtered executions, grouped by model. An execution served by
-  two models counts once under each; the total's ``executions`` counts each filtered execution once.
-- phases: phase occurrences of the filtered *finished* executions (a running one's phases are partial);
-  p95 is the nearest-rank percentile (see ``summary``): the (n - k + 1)-th longest, found by walking the
-  ``phases_by_name`` index from the longest duration down (about 5% of the phase's entries) when the range
-  is a good part of the table, else by a bounded sort of the range's occurrences.
-  ``share`` is the phase's total time over the total duration of the executions that recorded phases.
+  two models counts once under each; the total's ``executions`` counts each filtered execution once. Model
+  rows lie in their execution's start order (m003): the range is one stretch of the table, joined to the
+  executions only for a project or status filter.
+- phases: phase occurrences of the filtered *finished* executions (a running one's phases are partial),
+  one stretch of the ``phases`` table like the model rows (the running executions are the few rows of
+  ``executions_running``). ``executions`` counts each phase's first occurrence in an execution. p95 is the
+  nearest-rank percentile (see ``summary``): the (n - k + 1)-th longest, by a bounded sort of each phase's
+  occurrences in the range. ``share`` is the phase's total time over the total duration of the executions
+  that recorded phases.
 - failures: finished executions that did not succeed, by ``failure_category`` (``unknown`` when none was
   stored), with each category's most frequent reasons and the tasks that failed last.
 """
@@ -16,16 +19,16 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from pilot_metrics_plugin.record import nano_to_usd_number
-from pilot_metrics_plugin.reports import render
+from pilot_metrics_plugin.reports import hourly, render
 from pilot_metrics_plugin.reports.query import FAILED_STATUSES, ReportFilter
 from pilot_metrics_plugin.reports.timezones import local_datetime
 from pilot_metrics_plugin.reports.totals import (
     COUNTS_SQL,
     Counts,
-    has_index,
     nearest_rank,
     ratio,
     rounded_mean,
@@ -33,6 +36,25 @@ from pilot_metrics_plugin.reports.totals import (
 
 LATEST_TASKS = 3
 """How many of the latest failed task ids a failure category or reason lists."""
+
+_JOIN_EXECUTION = (
+    " JOIN executions e ON e.started_at_ms = {child}.execution_started_at_ms "
+    "AND e.execution_id = {child}.execution_id"
+)
+"""A model or phase row's execution, found in start order (through the report index on ``started_at_ms``)."""
+
+
+def _execution_start_range(alias: str, flt: ReportFilter) -> tuple[list[str], list[Any]]:
+    """The range as terms on a child table's ``execution_started_at_ms``."""
+    terms: list[str] = []
+    params: list[Any] = []
+    if flt.start_ms is not None:
+        terms.append(f"{alias}.execution_started_at_ms >= ?")
+        params.append(flt.start_ms)
+    if flt.end_ms is not None:
+        terms.append(f"{alias}.execution_started_at_ms < ?")
+        params.append(flt.end_ms)
+    return terms, params
 
 
 # -- projects --------------------------------------------------------------------------------------------
@@ -164,19 +186,30 @@ def _model_numbers(executions: int, values: list[int], unknown: int) -> dict[str
     }
 
 
+def model_rows(flt: ReportFilter) -> tuple[str, list[Any]]:
+    """``FROM ... WHERE ...`` of the model rows of the filtered executions (alias ``m``), with its parameters:
+    a stretch of ``execution_models``, joined to the executions (``e``) for a project or status filter;
+    ``--model`` keeps only the matching models."""
+    terms, params = _execution_start_range("m", flt)
+    source = "execution_models m"
+    if flt.projects or flt.statuses:
+        source += _JOIN_EXECUTION.format(child="m")
+        where, more = replace(flt.without_range(), model=None).where(alias="e")
+        terms.append(where)
+        params += more
+    if flt.model is not None:
+        terms.append("instr(m.model, ?) > 0")
+        params.append(flt.model)
+    return f"FROM {source} WHERE {' AND '.join(terms) or '1'}", params
+
+
 def build_models(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
     """Rows: one per model. Total: tokens and cost are the rows' sums; ``executions`` and
     ``cost_unknown_executions`` count the filtered executions themselves (with or without model usage),
     as ``summary`` does, since one execution can appear under several models."""
-    where, params = flt.where(alias="e", with_model=False)
-    model_term = ""
-    if flt.model is not None:
-        model_term = " AND instr(m.model, ?) > 0"
-        params = [*params, flt.model]
+    rows_from, params = model_rows(flt)
     sql = (
-        f"SELECT m.model, COUNT(*), COUNT(m.cost_nano_usd), {_MODEL_AGGREGATES} "
-        f"FROM executions e JOIN execution_models m ON m.execution_id = e.execution_id "
-        f"WHERE {where}{model_term} GROUP BY m.model"
+        f"SELECT m.model, COUNT(*), COUNT(m.cost_nano_usd), {_MODEL_AGGREGATES} {rows_from} GROUP BY m.model"
     )
     rows = []
     sums = [0] * 11
@@ -185,12 +218,13 @@ def build_models(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
         sums = [a + b for a, b in zip(sums, numbers, strict=True)]
         rows.append({"model": model, **_model_numbers(executions, numbers, executions - with_cost)})
     rows.sort(key=lambda row: (-row["cost_nano_usd"], -row["tokens_total"], row["model"]))
-    where, params = flt.where()
-    executions, running, with_cost = conn.execute(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'running'), COUNT(cost_nano_usd) "
-        f"FROM executions WHERE {where}",
-        params,
-    ).fetchone()
+    totals = ("executions", "running", "with_cost")
+    if hourly.applies(flt) and flt.start_ms is not None and flt.end_ms is not None:
+        spans = [(flt.start_ms, flt.end_ms)]
+        ((executions, running, with_cost),) = hourly.totals_by_span(conn, spans, totals)
+    else:
+        where, params = flt.where()
+        executions, running, with_cost = conn.execute(hourly.rows_sql(totals, where), params).fetchone()
     unknown = executions - running - with_cost  # a running row never carries a cost
     total = {"models": len(rows), **_model_numbers(executions, sums, unknown)}
     return {**flt.to_json(), "rows": rows, "total": total}
@@ -228,24 +262,46 @@ def render_models(doc: dict[str, Any], style: str) -> str:
 # -- phases ----------------------------------------------------------------------------------------------
 
 
+def _finished_phases(flt: ReportFilter) -> tuple[str, list[Any]]:
+    """``FROM ... WHERE ...`` of the phases of the filtered finished executions (alias ``p``), with its
+    parameters: a stretch of ``phases`` less the running executions' (a handful), joined to the executions
+    (``e``) only for a project, model or status filter."""
+    terms, params = _execution_start_range("p", flt)
+    source = "phases p"
+    if flt.projects or flt.statuses or flt.model is not None:
+        source += _JOIN_EXECUTION.format(child="p")
+        where, more = flt.without_range().where(alias="e")
+        terms += [where, "e.status <> 'running'"]
+        params += more
+    else:
+        terms.append(
+            "p.execution_id NOT IN (SELECT execution_id FROM executions INDEXED BY executions_running "
+            "WHERE status = 'running')"
+        )
+    return f"FROM {source} WHERE {' AND '.join(terms)}", params
+
+
 def build_phases(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
-    where, params = flt.where(alias="e")
-    finished = f"{where} AND e.status <> 'running'"
-    occurrences = f"FROM executions e JOIN phases p ON p.execution_id = e.execution_id WHERE {finished}"
+    occurrences, params = _finished_phases(flt)
+    # An execution's first occurrence of a phase: no earlier one of that name among its phases.
+    first = (
+        "NOT EXISTS (SELECT 1 FROM phases q WHERE q.execution_started_at_ms = p.execution_started_at_ms "
+        "AND q.execution_id = p.execution_id AND q.seq < p.seq AND q.name = p.name)"
+    )
     groups = conn.execute(
-        f"SELECT p.name, COUNT(*), COUNT(DISTINCT p.execution_id), SUM(p.duration_ms) {occurrences} "
+        f"SELECT p.name, COUNT(*), COUNT(*) FILTER (WHERE {first}), SUM(p.duration_ms) {occurrences} "
         "GROUP BY p.name",
         params,
     ).fetchall()
-    execution_ms, range_rows = conn.execute(
-        "SELECT SUM(e.duration_ms) FILTER (WHERE EXISTS (SELECT 1 FROM phases p "
-        f"WHERE p.execution_id = e.execution_id)), COUNT(*) FROM executions e WHERE {finished}",
-        params,
-    ).fetchone()
+    where, params_e = flt.where(alias="e")
+    execution_ms = conn.execute(
+        f"SELECT SUM(e.duration_ms) FROM executions e WHERE {where} AND e.status <> 'running' AND EXISTS "
+        "(SELECT 1 FROM phases p WHERE p.execution_started_at_ms = e.started_at_ms "
+        "AND p.execution_id = e.execution_id)",
+        params_e,
+    ).fetchone()[0]
     execution_ms = execution_ms or 0
-    table_rows = conn.execute("SELECT MAX(rowid) FROM executions").fetchone()[0] or 0
-    walk = 8 * range_rows >= table_rows and has_index(conn, "phases_by_name")
-    p95s = _phase_p95s(conn, finished, params, [(name, n) for name, n, _, _ in groups], walk=walk)
+    p95s = _phase_p95s(conn, occurrences, params, [(name, n) for name, n, _, _ in groups])
     found = [(name, n, executions, int(total or 0), p95s[name]) for name, n, executions, total in groups]
     found.sort(key=lambda item: (-item[3], item[0]))
     rows = [
@@ -272,23 +328,10 @@ def build_phases(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
 
 
 def _phase_p95s(
-    conn: sqlite3.Connection, finished: str, params: list[Any], counts: list[tuple[str, int]], *, walk: bool
+    conn: sqlite3.Connection, occurrences: str, params: list[Any], counts: list[tuple[str, int]]
 ) -> dict[str, int]:
-    """Each phase's p95: the (n - k + 1)-th longest of its n occurrences in the range.
-
-    When the range is a good part of the table, walk ``phases_by_name`` from the longest duration down
-    (about 5% of the phase's entries); otherwise join the range's occurrences once and keep the longest 5%
-    of each phase."""
-    if walk:
-        sql = (
-            "SELECT p.duration_ms FROM phases p INDEXED BY phases_by_name "
-            "JOIN executions e ON e.execution_id = p.execution_id "
-            f"WHERE p.name = ? AND {finished} ORDER BY p.duration_ms DESC LIMIT 1 OFFSET ?"
-        )
-        return {
-            name: conn.execute(sql, [name, *params, n - nearest_rank(95, n)]).fetchone()[0]
-            for name, n in counts
-        }
+    """Each phase's p95: the (n - k + 1)-th longest of its n occurrences in the range, from the range's
+    occurrences read once and the longest 5% of each phase kept by a bounded sort."""
     if not counts:
         return {}
     branch = (
@@ -297,8 +340,7 @@ def _phase_p95s(
     branch += "LIMIT 1 OFFSET ?)"
     sql = (
         "WITH occurrences AS MATERIALIZED (SELECT p.name AS name, p.duration_ms AS duration_ms "
-        f"FROM executions e JOIN phases p ON p.execution_id = e.execution_id WHERE {finished}) "
-        + " UNION ALL ".join([branch] * len(counts))
+        f"{occurrences}) " + " UNION ALL ".join([branch] * len(counts))
     )
     offsets = [value for name, n in counts for value in (name, n - nearest_rank(95, n))]
     return dict(conn.execute(sql, [*params, *offsets]).fetchall())

@@ -1,9 +1,10 @@
 """``pilot metrics daily | weekly | monthly``: one row per local day, ISO week (Monday first) or month.
 
 Each period is the range of ``started_at_ms`` between two local midnights (``timezones.local_midnight_ms``),
-so a day of 23 or 25 hours is exact, and each is one aggregate over the covering index: one pass over the
-range in all, no sort. Periods without executions are zero rows, so gaps show. The first and last period
-are cut to ``--since`` / ``--until``.
+so a day of 23 or 25 hours is exact. Without a project, model or status filter the periods are summed from
+the hourly rollup in one pass (``hourly``: local midnights fall on whole UTC hours in most zones); with one,
+each is one aggregate over the covering index: one pass over the range in all, no sort. Periods without
+executions are zero rows, so gaps show. The first and last period are cut to ``--since`` / ``--until``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from pilot_metrics_plugin.reports import render
+from pilot_metrics_plugin.reports import hourly, render
 from pilot_metrics_plugin.reports.query import ReportFilter
 from pilot_metrics_plugin.reports.timezones import local_midnight_ms
-from pilot_metrics_plugin.reports.totals import COUNTS_SQL, Counts
+from pilot_metrics_plugin.reports.totals import COUNTS, COUNTS_SQL, Counts
 
 PERIODS = ("day", "week", "month")
 
@@ -59,13 +60,20 @@ def build(conn: sqlite3.Connection, flt: ReportFilter, period: str) -> dict[str,
     assert flt.since is not None and flt.until is not None
     rows: list[dict[str, Any]] = []
     total = Counts()
-    for start, first, last in periods(flt.since, flt.until, period):
-        where, params = flt.where(
-            local_midnight_ms(first, flt.zone), local_midnight_ms(last + timedelta(days=1), flt.zone)
-        )
-        counts = Counts.from_row(
-            conn.execute(f"SELECT {COUNTS_SQL} FROM executions WHERE {where}", params).fetchone()
-        )
+    found = list(periods(flt.since, flt.until, period))
+    spans = [
+        (local_midnight_ms(first, flt.zone), local_midnight_ms(last + timedelta(days=1), flt.zone))
+        for _, first, last in found
+    ]
+    if hourly.applies(flt):
+        counted = [Counts(*values) for values in hourly.totals_by_span(conn, spans, COUNTS)]
+    else:
+        counted = []
+        for start_ms, end_ms in spans:
+            where, params = flt.where(start_ms, end_ms)
+            sql = f"SELECT {COUNTS_SQL} FROM executions WHERE {where}"
+            counted.append(Counts.from_row(conn.execute(sql, params).fetchone()))
+    for (start, first, last), counts in zip(found, counted, strict=True):
         total += counts
         row = _label(start, period)
         if period != "day":

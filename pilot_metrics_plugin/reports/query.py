@@ -10,7 +10,7 @@ contains ``TEXT``: ``sonnet`` selects every Sonnet, ``claude-sonnet-4-6`` that o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,14 +79,19 @@ class ReportFilter:
             params += self.statuses
         if self.model is not None and with_model:
             # Correlated, so that each row is one primary-key probe (an IN list would be rebuilt by every
-            # statement, and a daily report runs one per day).
+            # statement, and a daily report runs one per day); model rows lie in execution start order.
             outer = alias or "executions"
             terms.append(
                 f"(instr({col}model_requested, ?) > 0 OR EXISTS (SELECT 1 FROM execution_models used "
-                f"WHERE used.execution_id = {outer}.execution_id AND instr(used.model, ?) > 0))"
+                f"WHERE used.execution_started_at_ms = {outer}.started_at_ms "
+                f"AND used.execution_id = {outer}.execution_id AND instr(used.model, ?) > 0))"
             )
             params += [self.model, self.model]
         return (" AND ".join(terms) or "1"), params
+
+    def without_range(self) -> ReportFilter:
+        """The same project, model and status filters at any time (for a range given on another column)."""
+        return replace(self, since=None, until=None)
 
     def describe(self) -> str:
         """The range and filters in words, for one-line messages."""

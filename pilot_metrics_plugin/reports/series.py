@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pilot_metrics_plugin.record import nano_to_usd_number
+from pilot_metrics_plugin.reports.breakdowns import model_rows
 from pilot_metrics_plugin.reports.query import ReportFilter
 from pilot_metrics_plugin.reports.timezones import DAY_MS, local_ms_sql, offset_segments
 
@@ -61,16 +62,11 @@ def _day(number: int) -> str:
 def cost_by_model_per_day(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
     """``models``: model names, highest cost over the range first; ``rows``: one per local day with the
     known cost of each model that served that day (``None`` when all of it is unknown) and the day's sums."""
-    day_sql, day_params = local_day_sql(conn, flt, "e.started_at_ms")
-    where, params = flt.where(alias="e", with_model=False)
-    model_term = ""
-    if flt.model is not None:
-        model_term = " AND instr(m.model, ?) > 0"
-        params = [*params, flt.model]
+    day_sql, day_params = local_day_sql(conn, flt, "m.execution_started_at_ms")
+    rows_from, params = model_rows(flt)
     sql = (
         f"SELECT {day_sql} AS day, m.model, SUM(m.cost_nano_usd), COUNT(*) - COUNT(m.cost_nano_usd) "
-        "FROM executions e JOIN execution_models m ON m.execution_id = e.execution_id "
-        f"WHERE {where}{model_term} GROUP BY day, m.model"
+        f"{rows_from} GROUP BY day, m.model"
     )
     by_day: dict[str, dict[str, tuple[int, int]]] = {}
     totals: dict[str, int] = {}

@@ -1,8 +1,10 @@
-"""``pilot metrics summary``: the whole range in one SQL aggregate, plus two nearest-rank percentiles.
+"""``pilot metrics summary``: the whole range's totals, plus two nearest-rank percentiles.
 
-Percentile: the nearest-rank definition. Of the n durations sorted ascending, the p-th percentile is the
-k-th with k = ceil(p * n / 100): p50 of 10, 20, 30, 40 is 20, p95 is 40. Durations are those of finished
-executions (a running one has none yet).
+Totals: from the hourly rollup when no project, model or status filter is given (``hourly``: a few thousand
+rows for a year), else one SQL aggregate over the covering index. Percentile: the nearest-rank definition.
+Of the n durations sorted ascending, the p-th percentile is the k-th with k = ceil(p * n / 100): p50 of 10,
+20, 30, 40 is 20, p95 is 40. Durations are those of finished executions (a running one has none yet); the
+shortest and the longest are the ranks 1 and n.
 """
 
 from __future__ import annotations
@@ -11,92 +13,91 @@ import sqlite3
 from typing import Any
 
 from pilot_metrics_plugin.record import nano_to_usd_number
-from pilot_metrics_plugin.reports import render
+from pilot_metrics_plugin.reports import hourly, render
 from pilot_metrics_plugin.reports.query import FAILED_STATUSES, ReportFilter
 from pilot_metrics_plugin.reports.totals import has_index, nearest_rank, ratio, rounded_mean
 
-_SUMMARY_SQL = """
-SELECT
-    COUNT(*),
-    COUNT(*) FILTER (WHERE status = 'succeeded'),
-    COUNT(*) FILTER (WHERE status = 'running'),
-    COUNT(*) FILTER (WHERE status = 'failed'),
-    COUNT(*) FILTER (WHERE status = 'timed_out'),
-    COUNT(*) FILTER (WHERE status = 'cancelled'),
-    COUNT(*) FILTER (WHERE status = 'interrupted'),
-    SUM(duration_ms), COUNT(duration_ms), MIN(duration_ms), MAX(duration_ms),
-    SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache_read), SUM(tokens_cache_write),
-    SUM(tokens_cache_write_1h), SUM(tokens_total),
-    SUM(cost_nano_usd), COUNT(cost_nano_usd),
-    SUM(cost_nano_usd) FILTER (WHERE cost_source = 'reported'),
-    SUM(cost_nano_usd) FILTER (WHERE cost_source = 'estimated'),
-    SUM(files_changed), SUM(lines_added), SUM(lines_removed), COUNT(pr_url)
-FROM executions
-WHERE {where}
-"""
+TOTALS = (
+    "executions", "succeeded", "running", "failed", "timed_out", "cancelled", "interrupted",
+    "duration_ms", "with_duration", "tokens_input", "tokens_output", "tokens_cache_read",
+    "tokens_cache_write", "tokens_cache_write_1h", "tokens_total", "cost_nano_usd", "with_cost",
+    "cost_reported_nano_usd", "cost_estimated_nano_usd", "files_changed", "lines_added", "lines_removed",
+    "prs",
+)
 
 WALK_INDEX_FROM = 20_000
 """From this many durations on, a percentile walks the duration index rather than sorting the range."""
 
 
-def duration_percentiles(
-    conn: sqlite3.Connection, flt: ReportFilter, n: int, ps: tuple[int, ...]
+def duration_ranks(
+    conn: sqlite3.Connection, flt: ReportFilter, n: int, ranks: tuple[int, ...]
 ) -> dict[int, int]:
-    """The nearest-rank percentiles of the ``n`` durations the filter selects.
+    """The ``ranks``-th shortest (1-based) of the ``n`` durations the filter selects.
 
-    The k-th shortest is read from whichever end is nearer (p95 is the (n - k + 1)-th longest), so a
+    Each is read from whichever end is nearer (the k-th shortest is the (n - k + 1)-th longest), so a
     sort keeps or a walk reads the fewest values. A small range is sorted; a large one (a good part of the
     table) walks ``executions_by_duration`` in order instead of sorting a million values."""
     if n == 0:
         return {}
     where, params = flt.where()
     source = "executions"
-    table_rows = conn.execute("SELECT MAX(rowid) FROM executions").fetchone()[0] or 0
-    large = n >= WALK_INDEX_FROM and 8 * n >= table_rows and flt.model is None
-    if large and has_index(conn, "executions_by_duration"):
+    if _walks(conn, flt, n):
         source = "executions INDEXED BY executions_by_duration"
     values = {}
-    for p in ps:
-        k = nearest_rank(p, n)
+    for k in ranks:
         order, offset = ("ASC", k - 1) if k - 1 <= n - k else ("DESC", n - k)
         sql = (
             f"SELECT duration_ms FROM {source} WHERE {where} AND duration_ms IS NOT NULL "
             f"ORDER BY duration_ms {order} LIMIT 1 OFFSET ?"
         )
-        values[p] = conn.execute(sql, [*params, offset]).fetchone()[0]
+        values[k] = conn.execute(sql, [*params, offset]).fetchone()[0]
     return values
 
 
-def build(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
+def _walks(conn: sqlite3.Connection, flt: ReportFilter, n: int) -> bool:
+    """Whether ``n`` durations are enough of the table that walking the duration index beats sorting."""
+    if n < WALK_INDEX_FROM or flt.model is not None:
+        return False
+    table_rows = conn.execute("SELECT MAX(rowid) FROM executions").fetchone()[0] or 0
+    return 8 * n >= table_rows and has_index(conn, "executions_by_duration")
+
+
+def duration_percentiles(
+    conn: sqlite3.Connection, flt: ReportFilter, n: int, ps: tuple[int, ...]
+) -> dict[int, int]:
+    """The nearest-rank percentiles ``ps`` of the ``n`` durations the filter selects."""
+    ranks = {p: nearest_rank(p, n) for p in ps}
+    found = duration_ranks(conn, flt, n, tuple(ranks.values()))
+    return {p: found[k] for p, k in ranks.items()} if n else {}
+
+
+def totals(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, int]:
+    """``TOTALS`` over the range and filters, and the shortest and longest duration (``duration_min`` /
+    ``duration_max``, 0 when none)."""
+    if hourly.applies(flt) and flt.start_ms is not None and flt.end_ms is not None:
+        (row,) = hourly.totals_by_span(conn, [(flt.start_ms, flt.end_ms)], TOTALS)
+        found = dict(zip(TOTALS, row, strict=True))
+        n = found["with_duration"]
+        if _walks(conn, flt, n):  # the first and the last of the range along the duration index
+            ends = duration_ranks(conn, flt, n, (1, n))
+            return {**found, "duration_min": ends[1], "duration_max": ends[n]}
+        where, params = flt.where()
+        shortest, longest = conn.execute(
+            f"SELECT MIN(duration_ms), MAX(duration_ms) FROM executions WHERE {where}", params
+        ).fetchone()
+        return {**found, "duration_min": shortest or 0, "duration_max": longest or 0}
     where, params = flt.where()
-    row = [int(value or 0) for value in conn.execute(_SUMMARY_SQL.format(where=where), params).fetchone()]
-    (
-        executions,
-        succeeded,
-        running,
-        failed,
-        timed_out,
-        cancelled,
-        interrupted,
-        duration_total,
-        with_duration,
-        duration_min,
-        duration_max,
-        tokens_input,
-        tokens_output,
-        tokens_cache_read,
-        tokens_cache_write,
-        tokens_cache_write_1h,
-        tokens_total,
-        cost,
-        with_cost,
-        cost_reported,
-        cost_estimated,
-        files_changed,
-        lines_added,
-        lines_removed,
-        prs,
-    ) = row
+    sql = hourly.rows_sql(TOTALS, where, more=("MIN(duration_ms)", "MAX(duration_ms)"))
+    row = [int(value or 0) for value in conn.execute(sql, params).fetchone()]
+    return dict(zip((*TOTALS, "duration_min", "duration_max"), row, strict=True))
+
+
+def build(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
+    found = totals(conn, flt)
+    executions, succeeded, running = found["executions"], found["succeeded"], found["running"]
+    failed_by_status = {status: found[status] for status in FAILED_STATUSES}
+    with_duration, duration_total = found["with_duration"], found["duration_ms"]
+    cost, with_cost = found["cost_nano_usd"], found["with_cost"]
     finished = executions - running
     percentiles = duration_percentiles(conn, flt, with_duration, (50, 95))
     cost_avg = rounded_mean(cost, with_cost)
@@ -105,40 +106,38 @@ def build(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
         "filters": {"projects": list(flt.projects), "model": flt.model, "statuses": list(flt.statuses)},
         "executions": executions,
         "succeeded": succeeded,
-        "failed": failed + timed_out + cancelled + interrupted,
+        "failed": sum(failed_by_status.values()),
         "running": running,
-        "failed_by_status": dict(
-            zip(FAILED_STATUSES, (failed, timed_out, cancelled, interrupted), strict=True)
-        ),
+        "failed_by_status": failed_by_status,
         "success_rate": ratio(succeeded, finished),
         "duration_ms": {
             "total": duration_total,
             "avg": rounded_mean(duration_total, with_duration),
             "p50": percentiles.get(50),
             "p95": percentiles.get(95),
-            "min": duration_min if with_duration else None,
-            "max": duration_max if with_duration else None,
+            "min": found["duration_min"] if with_duration else None,
+            "max": found["duration_max"] if with_duration else None,
         },
         "tokens": {
-            "input": tokens_input,
-            "output": tokens_output,
-            "cache_read": tokens_cache_read,
-            "cache_write": tokens_cache_write,
-            "cache_write_1h": tokens_cache_write_1h,
-            "total": tokens_total,
-            "avg": rounded_mean(tokens_total, finished),
+            "input": found["tokens_input"],
+            "output": found["tokens_output"],
+            "cache_read": found["tokens_cache_read"],
+            "cache_write": found["tokens_cache_write"],
+            "cache_write_1h": found["tokens_cache_write_1h"],
+            "total": found["tokens_total"],
+            "avg": rounded_mean(found["tokens_total"], finished),
         },
         "cost_nano_usd": cost,
         "cost_usd": nano_to_usd_number(cost),
         "cost_avg_nano_usd": cost_avg,
         "cost_avg_usd": nano_to_usd_number(cost_avg),
-        "cost_reported_nano_usd": cost_reported,
-        "cost_estimated_nano_usd": cost_estimated,
+        "cost_reported_nano_usd": found["cost_reported_nano_usd"],
+        "cost_estimated_nano_usd": found["cost_estimated_nano_usd"],
         "cost_unknown_executions": finished - with_cost,  # a running row never carries a cost
-        "files_changed": files_changed,
-        "lines_added": lines_added,
-        "lines_removed": lines_removed,
-        "prs": prs,
+        "files_changed": found["files_changed"],
+        "lines_added": found["lines_added"],
+        "lines_removed": found["lines_removed"],
+        "prs": found["prs"],
     }
 
 

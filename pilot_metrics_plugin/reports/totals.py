@@ -45,6 +45,8 @@ def has_index(conn: sqlite3.Connection, name: str) -> bool:
 
 @dataclass(frozen=True)
 class Counts:
+    """The figures of a group of executions; the field names are ``hourly.ROW_SUMS`` names."""
+
     executions: int = 0
     succeeded: int = 0
     running: int = 0
@@ -87,3 +89,7 @@ class Counts:
             "cost_usd": nano_to_usd_number(self.cost_nano_usd),
             "cost_unknown_executions": self.cost_unknown_executions,
         }
+
+
+COUNTS = tuple(f.name for f in fields(Counts))
+"""``Counts``' fields in order: the totals ``hourly.totals_by_span`` is asked for."""
