@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ALL_TRANSCRIPTS
+from pilot_metrics_plugin.record import ms_to_iso
 from pilot_metrics_plugin.reports.export import record_keys
 from pilot_metrics_plugin.store import MetricsStore
-from report_dataset import ZONE, execution, pilot, write_dataset
+from report_dataset import ZONE, execution, phases, pilot, write_dataset
 
 # The dataset's executions by start time (UTC): E0 10-28 03:30, E1 10-28 14:00, E9, E10, E2 11-01 03:30,
 # E3, E4, E5 11-02 04:30, E6, E7, E8 11-04 03:00, E11 11-04 05:30.
@@ -196,3 +198,118 @@ def test_export_streams_rows_so_memory_stays_flat(tmp_path: Path, capsys) -> Non
     # About 2.5 kB per record, 10 MB in all; holding the rows would take more than that.
     assert size > 7_000_000
     assert peak < size / 10, (peak, size)
+
+
+# -- every record exactly as show prints it, and the csv module's own bytes ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every recorded transcript replayed, a day apart; one execution still running with a phase written; and
+    one whose model rows were repriced in place after it finished (its stored models are then stale)."""
+    from hookspecs.cli import main
+    from report_dataset import host_for
+
+    db = tmp_path_factory.mktemp("recorded") / "metrics.db"
+    host = host_for(db)
+    for n, path in enumerate(ALL_TRANSCRIPTS):
+        argv = ["replay", str(path), "--task-id", f"R{n}", "--project", path.name[:20],
+                "--started-at", f"2026-10-{n + 1:02d}T09:30:00.123Z"]
+        assert main(argv, host=host) in (0, 1)  # an execution that failed exits 1
+    store = MetricsStore.open(db)
+    running = execution(90, "2026-10-20 08:00", "web", "running", 0, (0, 0, 0, 0), None, "unknown")
+    started = ("execution_id", "task_id", "project", "project_path", "agent_command", "started_at_ms")
+    store.begin_execution(
+        {key: running[key] for key in started}, phases(running["started_at_ms"], ("planning", 1500))
+    )
+    (repriced,) = store.conn.execute(
+        "SELECT execution_id FROM execution_models ORDER BY execution_started_at_ms LIMIT 1"
+    ).fetchone()
+    store.transaction(lambda conn: conn.execute(
+        "UPDATE execution_models SET cost_nano_usd = 4321, cost_source = 'estimated' WHERE execution_id = ?",
+        (repriced,)))
+    store.close()
+    return db
+
+
+def records_as_shown(db: Path) -> list[dict]:
+    """`show --json` of every execution, oldest first."""
+    store = MetricsStore.open(db)
+    ids = [row[0] for row in store.conn.execute("SELECT execution_id FROM executions ORDER BY started_at_ms")]
+    shown = [store.load_record(execution_id).to_dict() for execution_id in ids]  # type: ignore[union-attr]
+    store.close()
+    return shown
+
+
+def test_every_exported_record_of_every_recorded_transcript_is_exactly_what_show_prints(
+    recorded: Path, capsys
+) -> None:
+    shown = records_as_shown(recorded)
+    assert len(shown) == len(ALL_TRANSCRIPTS) + 1
+    assert [json.loads(line) for line in export(recorded, capsys, "--format", "ndjson").splitlines()] == shown
+    assert json.loads(export(recorded, capsys, "--format", "json")) == shown
+    # The running execution's phase and the repriced model come from their rows.
+    (running,) = [record for record in shown if record["task_id"] == "T90"]
+    assert [p["name"] for p in running["phases"]] == ["planning"]
+    assert 4321 in [m["cost_nano_usd"] for record in shown for m in record["models"]]
+
+
+def csv_module_bytes(records: list[dict]) -> str:
+    """The records as Python's csv module writes them: a header, JSON text for lists and objects (compact),
+    empty for null, true/false, a leading ' on a text cell a spreadsheet would run as a formula."""
+
+    def cell(value: object) -> object:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text = str(value)
+        return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(record_keys())
+    writer.writerows([[cell(record[key]) for key in record_keys()] for record in records])
+    return out.getvalue()
+
+
+def test_the_csv_export_is_byte_for_byte_what_the_csv_module_writes_for_the_records(
+    recorded: Path, db: Path, capsys
+) -> None:
+    for database in (recorded, db):
+        assert export(database, capsys, "--format", "csv") == csv_module_bytes(records_as_shown(database))
+
+
+def test_costs_in_dollars_and_times_are_written_as_python_writes_them(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "metrics.db"
+    store = MetricsStore.open(db)
+    # Nano-dollar costs where Python's float text changes form (0.0, e-notation below 1e-4, up to 17
+    # digits) and times at the edges of a second, a day and a century.
+    costs = [0, 1, 9, 10, 5000, 12345, 99999, 100000, 100001, 123456789, 1_500_000_000, 2_000_000_000,
+             10**14, 999_999_999_999_999, -5000, -123456789]
+    times = [0, 999, 1000, 59_999, 86_399_999, 1_764_000_000_005, 4_102_444_799_999]
+    for n, cost in enumerate(costs):
+        started = times[n % len(times)]
+        row = execution(n, "2026-11-01 12:00", "p", "succeeded", 1, (0, 0, 0, 0), cost, "reported")
+        row.update(started_at_ms=started, ended_at_ms=started + 999 + n)
+        store.finish_execution(row, [], [])
+    store.close()
+    lines = export(db, capsys, "--format", "ndjson").splitlines()
+    for line in lines:
+        record = json.loads(line)
+        # The text itself, not only the value: `"cost_usd":<Python's float text>`.
+        assert f'"cost_usd":{json.dumps(record["cost_nano_usd"] / 10**9)}' in line
+        assert f'"started_at":"{ms_to_iso(row_ms(record["execution_id"], db))}"' in line
+    assert sorted(json.loads(line)["cost_nano_usd"] for line in lines) == sorted(costs)
+
+
+def row_ms(execution_id: str, db: Path) -> int:
+    store = MetricsStore.open(db)
+    sql = "SELECT started_at_ms FROM executions WHERE execution_id = ?"
+    (ms,) = store.conn.execute(sql, (execution_id,)).fetchone()
+    store.close()
+    return ms
