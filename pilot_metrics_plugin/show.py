@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from tabulate import tabulate
 
 from pilot_metrics_plugin.record import ExecutionRecord, ms_to_iso
 
@@ -65,6 +64,8 @@ def render_record(record: ExecutionRecord) -> str:
         lines.append(("tools", ", ".join(f"{name} {count}" for name, count in record.tool_calls.items())))
     if record.malformed_lines:
         lines.append(("malformed", f"{record.malformed_lines} lines or values skipped"))
+    from tabulate import tabulate  # only when a record is shown: see render.check_style
+
     parts = [tabulate(lines, tablefmt="plain")]
     if record.models:
         parts.append(
@@ -91,6 +92,8 @@ def render_record(record: ExecutionRecord) -> str:
 def render_reprice(changes: Sequence[Any], *, dry_run: bool) -> str:
     if not changes:
         return "no estimated or unknown costs changed"
+    from tabulate import tabulate
+
     rows = [(c.execution_id[:12], c.task_id, usd(c.old_nano), usd(c.new_nano), c.new_source) for c in changes]
     verb = "would change" if dry_run else "changed"
     table = tabulate(rows, headers=("execution", "task", "old cost", "new cost", "source"))
