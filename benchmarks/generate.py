@@ -6,8 +6,9 @@ the executions also used a sub-agent model, so ~1.35 model rows each), 5% failur
 cancelled, interrupted, with categories and reasons), 3-8 phases each, the JSON lists of tools and files a
 real row carries, and a few executions still running. It is written straight with SQL into the real schema
 (``MetricsStore.open`` runs the migrations): rows in time order (so rowid order is time order, as in a real
-database), the secondary indexes dropped during the load and rebuilt from their own SQL afterwards,
-``executemany`` inside transactions of 50,000 executions. 1,000,000 executions take about a minute.
+database) with the phases and models JSON the store keeps for the export, the secondary indexes dropped
+during the load and rebuilt from their own SQL afterwards (the triggers stay: they keep the hourly rollup),
+``executemany`` inside transactions of 50,000 executions. 1,000,000 executions take about a minute and a half.
 
 Transcripts are shaped like the recorded ones in ``tests/fixtures/claude-stream-json``: an ``init`` line;
 assistant lines one per content block (thinking, text, tool_use) sharing their message id and usage; a
@@ -34,7 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_metrics_plugin.store import EXECUTION_COLUMNS, MODEL_COLUMNS, MetricsStore
+from pilot_metrics_plugin.record import ModelUsageRecord, PhaseRecord
+from pilot_metrics_plugin.store import (
+    EXECUTION_COLUMNS,
+    EXPORT_FORM_COLUMNS,
+    MODEL_COLUMNS,
+    MetricsStore,
+    models_json,
+    phases_json,
+)
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -162,18 +171,23 @@ def start_times(rng: random.Random, n: int, days: int, end_ms: int) -> list[int]
     return starts
 
 
+def _stored_json(value: Any) -> str:
+    """JSON text as the store writes it: compact, non-ASCII as it is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=isinstance(value, dict))
+
+
 def _json_pools(rng: random.Random) -> dict[str, list[str]]:
     """Pre-made JSON texts for the list and object columns: choosing one is cheaper than building one."""
 
     def files(k_min: int, k_max: int) -> str:
-        return json.dumps(rng.sample(SOURCE_FILES, rng.randint(k_min, k_max)))
+        return _stored_json(rng.sample(SOURCE_FILES, rng.randint(k_min, k_max)))
 
     def tool_calls() -> str:
         tools = rng.sample(TOOLS, rng.randint(2, 7))
-        return json.dumps({tool: rng.randint(1, 40) for tool in sorted(tools)}, sort_keys=True)
+        return _stored_json({tool: rng.randint(1, 40) for tool in sorted(tools)})
 
     def shas() -> str:
-        return json.dumps([f"{rng.getrandbits(160):040x}" for _ in range(rng.choice((0, 1, 1, 1, 2)))])
+        return _stored_json([f"{rng.getrandbits(160):040x}" for _ in range(rng.choice((0, 1, 1, 1, 2)))])
 
     prompts = (
         "Fix issue {n}",
@@ -187,7 +201,7 @@ def _json_pools(rng: random.Random) -> dict[str, list[str]]:
         "tool_calls": [tool_calls() for _ in range(983)],
         "commit_shas": [shas() for _ in range(977)],
         "agent_command": [
-            json.dumps(
+            _stored_json(
                 [
                     "claude",
                     "-p",
@@ -298,7 +312,7 @@ def _execution_rows(
             row[index["status"]] = "running"
             row[index["updated_at_ms"]] = started_ms
             row[index["cost_source"]] = "unknown"
-            yield tuple(row), [], []
+            yield (*row, None, None), [], []
             continue
         duration_ms = min(int(lognormvariate(12.8, 0.8)), 2 * HOUR_MS)  # median ~6 min
         status = "succeeded"
@@ -355,10 +369,15 @@ def _execution_rows(
         if number % 20 == 7:  # imported from the Go Pilot's recordings
             row[index["source_key"]] = f"pilot-go:TG-{started_ms}-{number}"
         phases = [
-            (execution_id, seq, name, start, end, duration)
+            (execution_id, seq, name, start, end, duration, started_ms)
             for seq, (name, start, end, duration) in enumerate(_phases(rng, started_ms, duration_ms))
         ]
-        yield tuple(row), phases, [(execution_id, *model) for model in models]
+        # The record's phases and models as the store keeps them for the export.
+        export_forms = (
+            phases_json([PhaseRecord(*phase[2:6]) for phase in phases]),
+            models_json([ModelUsageRecord(*model) for model in models]),
+        )
+        yield (*row, *export_forms), phases, [(execution_id, *model, started_ms) for model in models]
 
 
 def generate_db(
@@ -391,14 +410,15 @@ def generate_db(
     ).fetchall()
     for name, _sql in indexes:
         conn.execute(f'DROP INDEX "{name}"')
-    insert_execution = f"INSERT INTO executions ({', '.join(EXECUTION_COLUMNS)}) VALUES ({', '.join('?' * len(EXECUTION_COLUMNS))})"
+    columns = EXECUTION_COLUMNS + EXPORT_FORM_COLUMNS
+    insert_execution = f"INSERT INTO executions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     insert_phase = (
-        "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
+        "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     insert_model = (
-        f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))})"
+        f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
+        f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
     )
     status_at = EXECUTION_COLUMNS.index("status")
     counts = {"phases": 0, "models": 0, "failures": 0}

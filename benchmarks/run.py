@@ -43,6 +43,7 @@ from hookspecs.payloads import Execution, StreamEvent
 from hookspecs.streamjson import decode_line, event_type
 from pilot_metrics_plugin import store
 from pilot_metrics_plugin.plugin import MetricsPlugin
+from pilot_metrics_plugin.record import ModelUsageRecord, PhaseRecord
 from pilot_metrics_plugin.store import EXECUTION_COLUMNS, MODEL_COLUMNS, MetricsStore
 
 
@@ -105,7 +106,8 @@ class ChildRun:
 
 
 def run_child(args: list[str], env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> ChildRun:
-    """Run a process to its end: its wall time and its own peak memory (``wait4``'s rusage)."""
+    """Run a process to its end: its wall time and its peak memory as ``wait4`` gives it, which counts this
+    process's own (see ``run_measured``)."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen(args, env=env, stdout=stdout, stderr=errors, stdin=subprocess.DEVNULL)
@@ -118,6 +120,32 @@ def run_child(args: list[str], env: dict[str, str], stdout: Any = subprocess.DEV
                 f"{' '.join(args)} exited {process.returncode}: {errors.read().decode()[-2000:]}"
             )
     return ChildRun(seconds, usage.ru_maxrss)
+
+
+MEASURER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - started
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as report:
+    json.dump({"seconds": seconds, "max_rss_kb": peak_kb}, report)
+sys.exit(code)
+"""
+"""Runs a command and reports its wall time and peak memory: started by this small process, the command's
+peak is its own."""
+
+
+def run_measured(args: list[str], env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> ChildRun:
+    """``run_child`` with the process's own peak memory. A process started straight from this one would
+    report at least this process's memory (the benchmark's, hundreds of MB after the in-process reports):
+    Linux keeps the high-water mark of the memory a process leaves at exec, and a child begins in a copy of
+    this one's. So a small process starts it and measures."""
+    with tempfile.TemporaryDirectory() as temporary:
+        report = Path(temporary) / "measured.json"
+        run_child([sys.executable, "-c", MEASURER, str(report), *args], env, stdout)
+        measured = json.loads(report.read_text())
+    return ChildRun(measured["seconds"], measured["max_rss_kb"])
 
 
 def best_child(args: list[str], env: dict[str, str], runs: int) -> float:
@@ -472,17 +500,31 @@ def figure_recording(work: Path, sizes: Sizes) -> list[Row]:
     conn.execute("PRAGMA synchronous = NORMAL")  # and the WAL checkpointing the store uses
     conn.execute(f"PRAGMA wal_autocheckpoint = {getattr(store, 'WAL_CHECKPOINT_PAGES', 1000):d}")
 
+    columns = EXECUTION_COLUMNS + store.EXPORT_FORM_COLUMNS
+    insert = f"INSERT INTO executions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    insert_phase = (
+        "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
+        "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    insert_model = (
+        f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
+        f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
+    )
+    model_usage = [
+        (m, 5, 50, 9_000, 1_000, 0, 10_055, 23_456_789, "reported")
+        for m in sorted((generate.MAIN_MODEL, generate.SUB_AGENT_MODEL))
+    ]
+    models_json = store.models_json([ModelUsageRecord(*usage) for usage in model_usage])
+
     def floor(first: int, count: int) -> None:
-        insert = (
-            f"INSERT INTO executions ({', '.join(EXECUTION_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(EXECUTION_COLUMNS))})"
-        )
-        insert_phase = "INSERT INTO phases VALUES (?, ?, ?, ?, ?, ?)"
-        insert_model = f"INSERT INTO execution_models VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))})"
         for i in range(first, first + count):
             execution_id = uuid.uuid4().hex
             start_ms = 1_767_225_600_000 + i * 420_000
-            row = dict.fromkeys(EXECUTION_COLUMNS)
+            phase_rows = [
+                (execution_id, seq, name, start_ms + 40_000 * seq, start_ms + 40_000 * (seq + 1), 40_000, start_ms)
+                for seq, name in enumerate(phases)
+            ]
+            row = dict.fromkeys(columns)
             row.update(
                 execution_id=execution_id,
                 task_id="BENCH-1",
@@ -507,23 +549,13 @@ def figure_recording(work: Path, sizes: Sizes) -> list[Row]:
                 commit_shas="[]",
                 malformed_lines=0,
                 usage_complete=1,
+                phases_json=store.phases_json([PhaseRecord(*phase[2:6]) for phase in phase_rows]),
+                models_json=models_json,
             )
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(insert, list(row.values()))
-            conn.executemany(
-                insert_phase,
-                [
-                    (execution_id, seq, name, start_ms, start_ms + 40_000, 40_000)
-                    for seq, name in enumerate(phases)
-                ],
-            )
-            conn.executemany(
-                insert_model,
-                [
-                    (execution_id, m, 5, 50, 9_000, 1_000, 0, 10_055, 23_456_789, "reported")
-                    for m in (generate.MAIN_MODEL, generate.SUB_AGENT_MODEL)
-                ],
-            )
+            conn.executemany(insert_phase, phase_rows)
+            conn.executemany(insert_model, [(execution_id, *usage, start_ms) for usage in model_usage])
             conn.execute("COMMIT")
 
     # In ten alternating slices, so that both see the same moments of a shared machine.
@@ -599,10 +631,9 @@ def floor_queries(start_ms: int, end_ms: int) -> dict[str, list[str]]:
             f"SELECT project, {COUNTS}, MAX(started_at_ms) FROM executions WHERE {where} GROUP BY project"
         ],
         "models": [
-            "SELECT m.model, COUNT(*), SUM(m.tokens_input), SUM(m.tokens_output), SUM(m.tokens_cache_read), "
-            "SUM(m.tokens_cache_write), SUM(m.tokens_total), SUM(m.cost_nano_usd), COUNT(m.cost_nano_usd) "
-            "FROM executions e JOIN execution_models m ON m.execution_id = e.execution_id "
-            f"WHERE e.{where.replace(' AND ', ' AND e.')} GROUP BY m.model",
+            "SELECT model, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache_read), "
+            "SUM(tokens_cache_write), SUM(tokens_total), SUM(cost_nano_usd), COUNT(cost_nano_usd) "
+            f"FROM execution_models WHERE execution_{where.replace(' AND ', ' AND execution_')} GROUP BY model",
         ],
         "failures": [
             "SELECT failure_category, failure_reason, COUNT(*), MAX(started_at_ms) FROM executions "
@@ -727,7 +758,7 @@ def figure_export(db: Path, work: Path, env: dict[str, str], executions: int) ->
     for fmt in ("csv", "ndjson"):
         out = work / f"export.{fmt}"
         with open(out, "wb") as stdout:
-            run = run_child(
+            run = run_measured(
                 [*pilot_command(), "metrics", "export", "--format", fmt, "--db", str(db)], env, stdout
             )
         lines = sum(1 for _ in open(out, "rb"))
@@ -756,8 +787,13 @@ def figure_startup(env: dict[str, str], sizes: Sizes) -> list[Row]:
     home = Path(env["PILOT_HOME"])
     MetricsStore.open(home / "data" / "metrics.db").close()  # an empty database where the default is
     runs = max(sizes.process_runs, 7)
-    measured_s = best_child([*pilot_command(), "metrics", "summary"], env, runs)
-    baseline_s = best_child([sys.executable, "-c", "import pluggy"], env, runs)
+    # Both commands as after a `pip install`, which compiles every module: bytecode is written (to a cache
+    # of this run's own, by the warm-up run) and read, whatever PYTHONDONTWRITEBYTECODE says here.
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    measured_s, baseline_s = best_children(
+        [[*pilot_command(), "metrics", "summary"], [sys.executable, "-c", "import pluggy"]], env, runs
+    )
     ratio = measured_s / baseline_s
     return [
         Row(
