@@ -178,8 +178,13 @@ def _line_sql(fmt: str, where: str) -> str:
     """One line (newline included) per execution that ``where`` selects, oldest first."""
     if fmt == "csv":
         template = ",".join(["%s"] * len(_FIELDS)) + "\r\n"
-        cells = ", ".join(_csv_cell(kind, sql) for _, kind, sql in _FIELDS)
-        return f"SELECT printf('{template}', {cells}) FROM executions e WHERE {where} ORDER BY e.started_at_ms"
+        cells = []
+        for _, kind, sql in _FIELDS:
+            cells.append(_csv_cell(kind, sql))
+        return (
+            f"SELECT printf('{template}', {', '.join(cells)}) FROM executions e WHERE {where} "
+            "ORDER BY e.started_at_ms"
+        )
     template = "{" + ",".join(f'"{key}":%s' for key, _, _ in _FIELDS) + "}\n"
     values = ", ".join(_JSON_VALUE[kind].format(v=sql) for _, kind, sql in _FIELDS)
     return f"SELECT printf('{template}', {values}) FROM executions e WHERE {where} ORDER BY e.started_at_ms"
