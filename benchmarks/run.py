@@ -777,7 +777,60 @@ def figure_export(db: Path, work: Path, env: dict[str, str], executions: int) ->
                 rate >= EXPORT_ROWS_PER_S and peak_mb < EXPORT_PEAK_MB and exported == executions,
             )
         )
+    rows.append(stored_lines_floor(db, work, min(executions, STORED_LINES)))
     return rows
+
+
+STORED_LINES = 200_000
+
+
+def stored_lines_floor(db: Path, work: Path, count: int) -> Row:
+    """What no export can beat here: the NDJSON lines of the first ``count`` executions, stored ready-made
+    (one text column, in time order), read with sqlite3 and written to a file, with nothing computed. The
+    export's records are the same size, so this is the rate of the reading and writing alone."""
+    from zoneinfo import ZoneInfo
+
+    from pilot_metrics_plugin.reports import export
+    from pilot_metrics_plugin.reports.query import ReportFilter
+
+    source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    lines_db, out = work / "stored-lines.db", work / "stored-lines.ndjson"
+    target = sqlite3.connect(lines_db)
+    target.execute("CREATE TABLE lines (started_at_ms INTEGER PRIMARY KEY, line TEXT NOT NULL)")
+    stored = 0
+    for batch in export.lines(source, ReportFilter(zone=ZoneInfo("UTC")), "ndjson"):
+        batch = batch[: count - stored]
+        target.executemany(
+            "INSERT INTO lines VALUES (?, ?)", [(stored + i, line[:-1].decode()) for i, line in enumerate(batch)]
+        )
+        stored += len(batch)
+        if stored >= count:
+            break
+    target.commit()
+    target.close()
+    source.close()
+
+    def read_and_write() -> None:
+        conn = sqlite3.connect(f"file:{lines_db}?mode=ro", uri=True)
+        conn.text_factory = bytes
+        with open(out, "wb", buffering=1 << 16) as output:
+            cursor = conn.execute("SELECT line || char(10) FROM lines ORDER BY started_at_ms")
+            while batch := cursor.fetchmany(256):
+                output.writelines(row[0] for row in batch)
+        conn.close()
+
+    seconds = best_of(read_and_write, 3)
+    size_mb = out.stat().st_size / 1e6
+    out.unlink()
+    lines_db.unlink()
+    return Row(
+        "5c floor: stored lines",
+        f"{stored / seconds:,.0f} rows/s ({stored:,} NDJSON lines, {size_mb:,.0f} MB, read and written)",
+        "-",
+        None,
+        "-",
+        None,
+    )
 
 
 # -- 6. start-up ----------------------------------------------------------------------------------------------

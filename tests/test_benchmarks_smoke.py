@@ -31,6 +31,7 @@ FIGURES = (
     "4  peak",
     "5  export --format csv",
     "5  export --format ndjson",
+    "5c floor: stored lines",
     "6  start-up: metrics summary, empty DB",
 )
 

@@ -226,8 +226,7 @@ def _write(conn: sqlite3.Connection, flt: ReportFilter, fmt: str, emit: Callable
         if fmt == "json":  # the records of an array: "[\n" record ",\n" record ... "\n]\n"
             emit((b",\n" if written else b"\n") + b",\n".join([line[:-1] for line in batch]))
         else:
-            for line in batch:
-                emit(line)
+            emit(b"".join(batch))
         written += len(batch)
     if fmt == "json":
         emit(b"\n]\n" if written else b"]\n")
