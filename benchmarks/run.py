@@ -160,6 +160,16 @@ def best_children(commands: list[list[str]], env: dict[str, str], runs: int) -> 
     return best_of_each([lambda args=args: run_child(args, env).seconds for args in commands], runs)
 
 
+def installed_env(env: dict[str, str], home: Path) -> dict[str, str]:
+    """``env`` for a command run as after a `pip install`, which compiles every module: bytecode is written
+    (to a cache of this run's own, by the warm-up run) and read, whatever PYTHONDONTWRITEBYTECODE says here;
+    ``home`` is its PILOT_HOME."""
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PILOT_HOME"] = str(home)
+    env["PYTHONPYCACHEPREFIX"] = str(home.parent / "pycache")
+    return env
+
+
 def pilot_command() -> list[str]:
     script = Path(sys.executable).with_name("pilot")
     return [str(script)] if script.exists() else [sys.executable, "-m", "hookspecs"]
@@ -351,7 +361,9 @@ def figure_ingest(
 
     replay = [*pilot_command(), "replay", "--task-id", "BENCH-2", "--project", "bench"]
     startup_s, total_s = best_children(
-        [[*replay, str(one_line)], [*replay, str(transcript)]], env, max(sizes.process_runs, 7)
+        [[*replay, str(one_line)], [*replay, str(transcript)]],
+        installed_env(env, work / "ingest-home"),
+        max(sizes.process_runs, 7),
     )
 
     # The same in one process: no interpreter start, so less noise.
@@ -837,13 +849,11 @@ def stored_lines_floor(db: Path, work: Path, count: int) -> Row:
 
 
 def figure_startup(env: dict[str, str], sizes: Sizes) -> list[Row]:
-    home = Path(env["PILOT_HOME"])
+    # A home of its own: figure 2's replays have recorded into the run's home.
+    home = Path(env["PILOT_HOME"]).with_name("startup-home")
     MetricsStore.open(home / "data" / "metrics.db").close()  # an empty database where the default is
     runs = max(sizes.process_runs, 7)
-    # Both commands as after a `pip install`, which compiles every module: bytecode is written (to a cache
-    # of this run's own, by the warm-up run) and read, whatever PYTHONDONTWRITEBYTECODE says here.
-    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    env = installed_env(env, home)
     measured_s, baseline_s = best_children(
         [[*pilot_command(), "metrics", "summary"], [sys.executable, "-c", "import pluggy"]], env, runs
     )
