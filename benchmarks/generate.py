@@ -380,6 +380,22 @@ def _execution_rows(
         yield (*row, *export_forms), phases, [(execution_id, *model, started_ms) for model in models]
 
 
+STORED_COLUMNS = EXECUTION_COLUMNS + EXPORT_FORM_COLUMNS
+INSERT_EXECUTION = (
+    f"INSERT INTO executions ({', '.join(STORED_COLUMNS)}) VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
+)
+INSERT_PHASE = (
+    "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
+    "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_MODEL = (
+    f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
+    f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
+)
+"""The rows of an execution as the store writes them, straight with SQL (an execution's columns then its
+stored phases and models JSON; a phase or model row with its execution's start last)."""
+
+
 def generate_db(
     path: Path,
     executions: int,
@@ -410,16 +426,7 @@ def generate_db(
     ).fetchall()
     for name, _sql in indexes:
         conn.execute(f'DROP INDEX "{name}"')
-    columns = EXECUTION_COLUMNS + EXPORT_FORM_COLUMNS
-    insert_execution = f"INSERT INTO executions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    insert_phase = (
-        "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
-        "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
-    insert_model = (
-        f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
-        f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
-    )
+    insert_execution, insert_phase, insert_model = INSERT_EXECUTION, INSERT_PHASE, INSERT_MODEL
     status_at = EXECUTION_COLUMNS.index("status")
     counts = {"phases": 0, "models": 0, "failures": 0}
     rows = _execution_rows(rng, starts, pools)

@@ -44,7 +44,7 @@ from hookspecs.streamjson import decode_line, event_type
 from pilot_metrics_plugin import store
 from pilot_metrics_plugin.plugin import MetricsPlugin
 from pilot_metrics_plugin.record import ModelUsageRecord, PhaseRecord
-from pilot_metrics_plugin.store import EXECUTION_COLUMNS, MODEL_COLUMNS, MetricsStore
+from pilot_metrics_plugin.store import EXECUTION_COLUMNS, MetricsStore
 
 
 @dataclass(frozen=True)
@@ -512,16 +512,8 @@ def figure_recording(work: Path, sizes: Sizes) -> list[Row]:
     conn.execute("PRAGMA synchronous = NORMAL")  # and the WAL checkpointing the store uses
     conn.execute(f"PRAGMA wal_autocheckpoint = {getattr(store, 'WAL_CHECKPOINT_PAGES', 1000):d}")
 
-    columns = EXECUTION_COLUMNS + store.EXPORT_FORM_COLUMNS
-    insert = f"INSERT INTO executions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    insert_phase = (
-        "INSERT INTO phases (execution_id, seq, name, started_at_ms, ended_at_ms, duration_ms, "
-        "execution_started_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
-    insert_model = (
-        f"INSERT INTO execution_models (execution_id, {', '.join(MODEL_COLUMNS)}, execution_started_at_ms) "
-        f"VALUES (?, {', '.join('?' * len(MODEL_COLUMNS))}, ?)"
-    )
+    columns = generate.STORED_COLUMNS
+    insert, insert_phase, insert_model = generate.INSERT_EXECUTION, generate.INSERT_PHASE, generate.INSERT_MODEL
     model_usage = [
         (m, 5, 50, 9_000, 1_000, 0, 10_055, 23_456_789, "reported")
         for m in sorted((generate.MAIN_MODEL, generate.SUB_AGENT_MODEL))

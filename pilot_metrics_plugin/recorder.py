@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 
 from hookspecs.payloads import Execution, ExecutionResult, Phase
 from pilot_metrics_plugin.accounting import Account, StreamFolder
-from pilot_metrics_plugin.config import Config
 from pilot_metrics_plugin.failures import classify, redact_command
 from pilot_metrics_plugin.pricing import PriceTable
 from pilot_metrics_plugin.record import ExecutionRecord, PhaseRecord

@@ -224,6 +224,25 @@ def test_the_next_open_marks_a_dead_local_hosts_execution_interrupted_and_keeps_
     assert integrity(killed.db) == [("ok",)]
 
 
+def run_and_kill(
+    home: Path, project: Path, agent: list[str], agent_pid: Path, task_id: str, until: Callable[[], bool]
+) -> None:
+    """``pilot run`` of ``agent``, killed with SIGKILL once ``until()`` (which waits) says so; it must."""
+    run = ["run", "--task-id", task_id, "--project", "shop", "--project-path", str(project), "--", *agent]
+    host = subprocess.Popen(
+        [sys.executable, "-m", "hookspecs", *run], env=env_for(home), stdout=subprocess.DEVNULL
+    )
+    try:
+        assert until(), "the host never got there"
+        host.send_signal(signal.SIGKILL)
+        host.wait(timeout=WAIT_S)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        kill_pid_file(agent_pid)  # the agent has its own process group: the host's death does not end it
+
+
 @pytest.mark.slow
 def test_a_phase_that_ended_during_a_burst_is_written_while_the_agent_then_works_in_silence(
     tmp_path: Path,
@@ -237,20 +256,14 @@ def test_a_phase_that_ended_during_a_burst_is_written_while_the_agent_then_works
     edit = tool_use("Edit", file_path="app.py", old_string="a", new_string="b")
     agent = [sys.executable, str(AGENT_SCRIPT), "--pid-file", str(agent_pid)]
     agent += ["--line", INIT, "--line", read, "--line", edit, "--hang"]
-    run = ["run", "--task-id", "GH-2", "--project", "shop", "--project-path", str(project), "--", *agent]
-    host = subprocess.Popen(
-        [sys.executable, "-m", "hookspecs", *run], env=env_for(home), stdout=subprocess.DEVNULL
-    )
-    try:
-        assert wait_until(lambda: len(query(db, "SELECT seq FROM phases")) >= 1)
+
+    def burst_then_two_seconds() -> bool:
+        if not wait_until(lambda: len(query(db, "SELECT seq FROM phases")) >= 1):
+            return False
         time.sleep(2.0)
-        host.send_signal(signal.SIGKILL)
-        host.wait(timeout=WAIT_S)
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
-        kill_pid_file(agent_pid)
+        return True
+
+    run_and_kill(home, project, agent, agent_pid, "GH-2", burst_then_two_seconds)
     assert query(db, "SELECT seq, name FROM phases ORDER BY seq") == [(0, "planning"), (1, "exploring")]
 
 
@@ -262,19 +275,10 @@ def test_the_running_row_of_an_agent_silent_from_the_start_is_written_within_a_s
     project.mkdir()
     db = home / "data" / "metrics.db"
     agent = [sys.executable, str(AGENT_SCRIPT), "--pid-file", str(agent_pid), "--hang"]
-    run = ["run", "--task-id", "GH-3", "--project", "shop", "--project-path", str(project), "--", *agent]
-    host = subprocess.Popen(
-        [sys.executable, "-m", "hookspecs", *run], env=env_for(home), stdout=subprocess.DEVNULL
+    run_and_kill(
+        home, project, agent, agent_pid, "GH-3",
+        lambda: wait_until(lambda: len(query(db, "SELECT status FROM executions")) == 1),
     )
-    try:
-        assert wait_until(lambda: len(query(db, "SELECT status FROM executions")) == 1)
-        host.send_signal(signal.SIGKILL)
-        host.wait(timeout=WAIT_S)
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
-        kill_pid_file(agent_pid)
     ((status, task_id, started_at_ms, updated_at_ms),) = query(
         db, "SELECT status, task_id, started_at_ms, updated_at_ms FROM executions"
     )
