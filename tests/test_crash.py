@@ -152,35 +152,10 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Killed]:
         tool_use("Edit", file_path="app.py", old_string="a", new_string="b"),  # -> implementing
         "--hang",
     ]
-    host = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hookspecs",
-            "run",
-            "--task-id",
-            "GH-1",
-            "--project",
-            "shop",
-            "--project-path",
-            str(project),
-            "--",
-            *agent,
-        ],
-        env=env_for(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    run_and_kill(
+        home, project, agent, agent_pid, "GH-1",
+        lambda: wait_until(lambda: len(query(db, "SELECT seq FROM phases")) == 2),
     )
-    try:
-        ended = wait_until(lambda: len(query(db, "SELECT seq FROM phases")) == 2)
-        assert ended, "the two phases were never written"
-        host.send_signal(signal.SIGKILL)
-        host.wait(timeout=WAIT_S)
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
-        kill_pid_file(agent_pid)  # the agent has its own process group: the host's death does not end it
     # Before anything opens it again: a copy, as if the dead host had been another machine.
     other = root / "other-machine.db"
     conn = read_only(db)
