@@ -27,7 +27,6 @@ from pilot_metrics_plugin.pricing import PriceTable
 from pilot_metrics_plugin.record import ExecutionRecord, PhaseRecord
 from pilot_metrics_plugin.store import MetricsStore, StoreError
 
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 PHASE_WRITE_INTERVAL_S = 1.0

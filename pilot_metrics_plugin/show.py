@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-
 from pilot_metrics_plugin.record import ExecutionRecord, ms_to_iso
 
 

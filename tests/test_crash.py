@@ -208,14 +208,21 @@ def run_and_kill(
         [sys.executable, "-m", "hookspecs", *run], env=env_for(home), stdout=subprocess.DEVNULL
     )
     try:
-        assert until(), "the host never got there"
-        host.send_signal(signal.SIGKILL)
-        host.wait(timeout=WAIT_S)
+        kill_when(host, until, "the host never got there")
     finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
         kill_pid_file(agent_pid)  # the agent has its own process group: the host's death does not end it
+
+
+def kill_when(process: subprocess.Popen[Any], until: Callable[[], bool], never: str) -> None:
+    """SIGKILL ``process`` once ``until()`` (which waits) says so; it must (else ``never``)."""
+    try:
+        assert until(), never
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=WAIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.slow
@@ -407,14 +414,7 @@ def migration_killed(tmp_path_factory: pytest.TempPathFactory) -> Migrated:
     script, marker = root / "migrate.py", root / "inside"
     script.write_text(MIGRATION_SCRIPT)
     process = run_migration(script, db, marker, pause_s=60)
-    try:
-        assert wait_until(marker.exists), "the migration never started"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=WAIT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    kill_when(process, lambda: wait_until(marker.exists), "the migration never started")
     after_kill = {
         "version": query(db, "PRAGMA user_version")[0][0],
         "tables": [name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")],
