@@ -207,9 +207,7 @@ class PluginHost:
         if self._add_specs(name, plugin, None) and self._register(name, plugin, None):
             self._check_unknown_hooks(only=plugin)
             self.dispatcher.refresh()
-            for impl in self.pm.hook.on_host_ready.get_hookimpls():
-                if impl.plugin is plugin:
-                    self.dispatcher.call_one(impl.plugin_name, "on_host_ready", host=self)
+            self.dispatcher.call_one(name, "on_host_ready", host=self)
 
     def plugins(self) -> list[PluginInfo]:
         infos = []
