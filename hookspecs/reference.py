@@ -8,8 +8,8 @@ import inspect
 import typing
 
 from hookspecs import payloads, spec
+from hookspecs.dispatch import ALL_HOOKS as HOOKS
 
-HOOKS = ("on_phase_start", "on_phase_end", "on_stream_event", "on_execution_complete", "register_commands", "on_host_ready")
 PAYLOADS = (
     payloads.Execution, payloads.Phase, payloads.StreamEvent, payloads.ExecutionResult,
     payloads.DiffStats, payloads.PluginError,
