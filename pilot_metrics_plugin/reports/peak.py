@@ -13,7 +13,7 @@ from typing import Any
 
 from pilot_metrics_plugin.reports import render
 from pilot_metrics_plugin.reports.query import ReportFilter
-from pilot_metrics_plugin.reports.timezones import HOUR_MS, local_ms_sql, offset_segments
+from pilot_metrics_plugin.reports.timezones import HOUR_MS, range_local_ms_sql
 
 WEEKDAYS = tuple(calendar.day_name)  # Monday first, as datetime.weekday() counts
 _EPOCH_WEEKDAY = 3
@@ -23,17 +23,7 @@ _EPOCH_WEEKDAY = 3
 def build(conn: sqlite3.Connection, flt: ReportFilter) -> dict[str, Any]:
     assert flt.start_ms is not None and flt.end_ms is not None
     where, params = flt.where()
-    # Offset changes only where there are executions: a long range with recent data stays one segment.
-    first = conn.execute(
-        "SELECT MIN(started_at_ms) FROM executions WHERE started_at_ms >= ? AND started_at_ms < ?",
-        (flt.start_ms, flt.end_ms),
-    ).fetchone()[0]
-    last = conn.execute(
-        "SELECT MAX(started_at_ms) FROM executions WHERE started_at_ms >= ? AND started_at_ms < ?",
-        (flt.start_ms, flt.end_ms),
-    ).fetchone()[0]
-    segments = offset_segments(flt.zone, first or flt.start_ms, (last or flt.start_ms) + 1)
-    local, local_params = local_ms_sql(segments)
+    local, local_params = range_local_ms_sql(conn, flt.zone, flt.start_ms, flt.end_ms)
     hours_per_week = 7 * 24
     sql = (
         f"SELECT ({local} / {HOUR_MS} + {_EPOCH_WEEKDAY * 24}) % {hours_per_week} AS hour_of_week, COUNT(*) "

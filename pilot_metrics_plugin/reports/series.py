@@ -24,7 +24,7 @@ from typing import Any
 from pilot_metrics_plugin.record import nano_to_usd_number
 from pilot_metrics_plugin.reports.breakdowns import model_rows
 from pilot_metrics_plugin.reports.query import ReportFilter
-from pilot_metrics_plugin.reports.timezones import DAY_MS, local_ms_sql, offset_segments
+from pilot_metrics_plugin.reports.timezones import DAY_MS, range_local_ms_sql
 
 _EPOCH = date(1970, 1, 1)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
@@ -40,18 +40,9 @@ def _days(flt: ReportFilter) -> Iterator[date]:
 
 
 def local_day_sql(conn: sqlite3.Connection, flt: ReportFilter, column: str) -> tuple[str, list[int]]:
-    """SQL for the local day number (days since 1970-01-01 on the report zone's calendar) of ``column``.
-
-    The zone's offset changes are looked up only between the range's first and last execution, so a long
-    range with recent data stays one segment."""
+    """SQL for the local day number (days since 1970-01-01 on the report zone's calendar) of ``column``."""
     assert flt.start_ms is not None and flt.end_ms is not None
-    first, last = conn.execute(
-        "SELECT MIN(started_at_ms), MAX(started_at_ms) FROM executions "
-        "WHERE started_at_ms >= ? AND started_at_ms < ?",
-        (flt.start_ms, flt.end_ms),
-    ).fetchone()
-    segments = offset_segments(flt.zone, first or flt.start_ms, (last or flt.start_ms) + 1)
-    local, params = local_ms_sql(segments, column)
+    local, params = range_local_ms_sql(conn, flt.zone, flt.start_ms, flt.end_ms, column)
     return f"({local} / {DAY_MS})", params
 
 

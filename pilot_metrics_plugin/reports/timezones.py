@@ -7,7 +7,8 @@ daylight-saving changes because they come from ``zoneinfo``, never from a fixed 
   ``started_at_ms`` between two such instants, so a 23- or 25-hour day is simply a shorter or longer range.
 - ``local_ms_sql``: a SQL expression giving the local wall-clock milliseconds of ``started_at_ms``, as
   ``started_at_ms + CASE WHEN started_at_ms < t1 THEN off0 WHEN ... END`` over the zone's offset changes
-  in the range, for bucketing by local hour and weekday in one pass.
+  in the range, for bucketing by local hour and weekday in one pass; ``range_local_ms_sql`` takes the
+  offset changes between a range's first and last execution.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import os
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -122,3 +127,20 @@ def local_ms_sql(segments: list[tuple[int, int]], column: str = "started_at_ms")
         params += [next_from, offset]
     params.append(segments[-1][1])
     return f"({column} + CASE {' '.join(whens)} ELSE ? END)", params
+
+
+def range_local_ms_sql(
+    conn: sqlite3.Connection, zone: ZoneInfo, start_ms: int, end_ms: int, column: str = "started_at_ms"
+) -> tuple[str, list[int]]:
+    """``local_ms_sql`` of ``column`` for the executions that started in ``[start_ms, end_ms)``.
+
+    The zone's offset changes are looked up only between the range's first and last execution, so a long
+    range with recent data stays one segment. Two subqueries, not ``MIN(...), MAX(...)`` in one: SQLite
+    answers a lone ``MIN`` or ``MAX`` with one index probe, but both together by reading the whole range."""
+    within = "FROM executions WHERE started_at_ms >= ?1 AND started_at_ms < ?2"
+    first, last = conn.execute(
+        f"SELECT (SELECT MIN(started_at_ms) {within}), (SELECT MAX(started_at_ms) {within})",
+        (start_ms, end_ms),
+    ).fetchone()
+    segments = offset_segments(zone, first or start_ms, (last or start_ms) + 1)
+    return local_ms_sql(segments, column)
