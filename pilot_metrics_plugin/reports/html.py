@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pilot_metrics_plugin.reports import render
+from pilot_metrics_plugin.reports.query import filter_words
 from pilot_metrics_plugin.reports.svg import Series, esc, hbars, heatmap, lines, stacked_bars
 
 STATUS_COLORS = {"succeeded": "#0072B2", "failed": "#D55E00", "running": "#8C959F"}
@@ -238,15 +239,8 @@ def _figure(legend: str, chart: str) -> str:
 
 
 def _header(doc: dict[str, Any]) -> str:
-    s = doc["summary"]
-    filters = s["filters"]
-    only = []
-    if filters["projects"]:
-        only.append("project " + " or ".join(filters["projects"]))
-    if filters["model"]:
-        only.append(f"model ~ {filters['model']}")
-    if filters["statuses"]:
-        only.append("status " + " or ".join(filters["statuses"]))
+    filters = doc["summary"]["filters"]
+    only = filter_words(filters["projects"], filters["model"], filters["statuses"])
     generated = datetime.fromisoformat(doc["generated_at"])
     meta = (
         f'<p class="meta">Period <b>{esc(doc["since"])}</b> to <b>{esc(doc["until"])}</b> · '

@@ -105,14 +105,8 @@ class ReportFilter:
             text = f"on {self.since}"
         else:
             text = f"from {self.since} to {self.until}"
-        text += f" ({self.tz})"
-        if self.projects:
-            text += f", project {' or '.join(self.projects)}"
-        if self.model:
-            text += f", model ~ {self.model}"
-        if self.statuses:
-            text += f", status {' or '.join(self.statuses)}"
-        return text
+        only = filter_words(self.projects, self.model, self.statuses)
+        return f"{text} ({self.tz})" + "".join(f", {words}" for words in only)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +114,19 @@ class ReportFilter:
             "until": None if self.until is None else self.until.isoformat(),
             "tz": self.tz,
         }
+
+
+def filter_words(projects: Sequence[str], model: str | None, statuses: Sequence[str]) -> list[str]:
+    """The project, model and status filters in words, one item each that is set (for a report's
+    ``filters``, or a filter's own)."""
+    words = []
+    if projects:
+        words.append(f"project {' or '.join(projects)}")
+    if model:
+        words.append(f"model ~ {model}")
+    if statuses:
+        words.append(f"status {' or '.join(statuses)}")
+    return words
 
 
 def expand_statuses(words: Sequence[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pilot_metrics_plugin.record import nano_to_usd_number
 from pilot_metrics_plugin.reports import hourly, render
-from pilot_metrics_plugin.reports.query import FAILED_STATUSES, ReportFilter
+from pilot_metrics_plugin.reports.query import FAILED_STATUSES, ReportFilter, filter_words
 from pilot_metrics_plugin.reports.totals import has_index, nearest_rank, ratio, rounded_mean
 
 TOTALS = (
@@ -154,13 +154,7 @@ def render_table(doc: dict[str, Any], style: str) -> str:
         cost_parts.append(f"{render.usd(doc['cost_estimated_nano_usd'])} estimated")
     average = "" if doc["cost_avg_nano_usd"] is None else f"; avg {render.usd(doc['cost_avg_nano_usd'])}"
     filters = doc["filters"]
-    only = []
-    if filters["projects"]:
-        only.append(f"project {' or '.join(filters['projects'])}")
-    if filters["model"]:
-        only.append(f"model ~ {filters['model']}")
-    if filters["statuses"]:
-        only.append(f"status {' or '.join(filters['statuses'])}")
+    only = filter_words(filters["projects"], filters["model"], filters["statuses"])
     lines = [
         ("period", f"{doc['since']} to {doc['until']} ({doc['tz']})"),
         *([("only", ", ".join(only))] if only else []),
