@@ -13,10 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from hookspecs.execution import ExecutionDriver, new_execution_id, utc_now
+from hookspecs.execution import READ_BUFFER_BYTES, ExecutionDriver, feed_lines, new_execution_id, utc_now
 from hookspecs.manager import PluginHost
 from hookspecs.payloads import Execution, ExecutionResult
-from hookspecs.runner import READ_BUFFER_BYTES, feed_lines
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -11,21 +11,15 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import IO, Any
 
 from hookspecs.diffstats import diff_stats, snapshot_base
-from hookspecs.execution import ExecutionDriver, new_execution_id, utc_now
+from hookspecs.execution import READ_BUFFER_BYTES, ExecutionDriver, feed_lines, new_execution_id, utc_now
 from hookspecs.manager import PluginHost
 from hookspecs.payloads import Execution, ExecutionResult
-from hookspecs.streamjson import MAX_LINE_BYTES
 
 STDERR_TAIL_BYTES = 64 * 1024
-READ_BUFFER_BYTES = 1024 * 1024
-"""Buffer for reading the agent's stdout (and a replayed file): stream-json lines run to tens of KB, and with
-the default 8 KB buffer each ``readline`` assembles its line from several reads (about 1 µs a line more)."""
 KILL_GRACE_S = 3.0
 """How long the agent's process group gets between SIGTERM and SIGKILL."""
 
@@ -48,26 +42,6 @@ class _Terminated(KeyboardInterrupt):
 
     A ``KeyboardInterrupt`` so that it leaves a plugin's hook as Ctrl-C does, instead of being taken for that
     plugin's own failure and swallowed while the agent runs on."""
-
-
-def read_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
-    """The stream's lines; ``None`` in place of a line longer than the limit (which is skipped whole)."""
-    while True:
-        data = stream.readline(MAX_LINE_BYTES + 1)
-        if not data:
-            return
-        if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
-            while True:
-                rest = stream.readline(MAX_LINE_BYTES)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield None
-        else:
-            yield data
-
-
-def feed_lines(driver: ExecutionDriver, stream: IO[bytes], clock: Callable[[Mapping[str, Any]], datetime]) -> None:
-    driver.feed_all(read_lines(stream), clock)
 
 
 class _TailCollector(threading.Thread):
