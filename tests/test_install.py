@@ -73,13 +73,11 @@ def _outer_pip_has_python_option() -> bool:
     return (major, minor) >= (22, 3)
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """A fresh virtual environment with this project and the sample plugin installed from copies of their
-    sources, as ``pip install <project> <plugin>`` would."""
-    base = tmp_path_factory.mktemp("install")
+def install_venv(base: Path, plugin: Path) -> Venv:
+    """A fresh virtual environment under ``base`` with this project and ``plugin`` installed from copies of
+    their sources, as ``pip install <project> <plugin>`` would."""
     host_source = shutil.copytree(ROOT, base / "src" / "pilot", ignore=NOT_SOURCES)
-    plugin_source = shutil.copytree(SAMPLE_PLUGIN, base / "src" / "sample-plugin", ignore=NOT_SOURCES)
+    plugin_source = shutil.copytree(plugin, base / "src" / plugin.name, ignore=NOT_SOURCES)
     env = Venv(base / "venv")
     if _outer_pip_has_python_option():
         _run([sys.executable, "-m", "venv", "--without-pip", env.root])
@@ -89,6 +87,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
         _run([sys.executable, "-m", "venv", env.root])
         _run([env.python, "-m", "pip", "install", "-q", host_source, plugin_source])
     return env
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """This project and the sample plugin, installed into a fresh virtual environment."""
+    return install_venv(tmp_path_factory.mktemp("install"), SAMPLE_PLUGIN)
 
 
 def pilot(venv: Venv, *args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:

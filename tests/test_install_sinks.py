@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT, transcript
-from test_install import NOT_SOURCES, Venv, _outer_pip_has_python_option, _run
+from test_install import Venv, install_venv, pilot
 
 pytestmark = pytest.mark.install
 
@@ -29,25 +26,7 @@ FIXTURE = "v2.1.328-success-bash-tool-loopback-api"
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    base = tmp_path_factory.mktemp("install-sinks")
-    host_source = shutil.copytree(ROOT, base / "src" / "pilot", ignore=NOT_SOURCES)
-    sink_source = shutil.copytree(JSONL_SINK, base / "src" / "jsonl-sink", ignore=NOT_SOURCES)
-    env = Venv(base / "venv")
-    if _outer_pip_has_python_option():
-        _run([sys.executable, "-m", "venv", "--without-pip", env.root])
-        _run([sys.executable, "-m", "pip", "--python", env.python, "install", "-q", host_source, sink_source])
-    else:
-        _run([sys.executable, "-m", "venv", env.root])
-        _run([env.python, "-m", "pip", "install", "-q", host_source, sink_source])
-    return env
-
-
-def pilot(venv: Venv, *args: str) -> subprocess.CompletedProcess[str]:
-    """The venv's `pilot`, with the test's own PILOT_HOME (conftest) and no PYTHONPATH of ours."""
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    return subprocess.run(
-        [str(venv.pilot), *args], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
+    return install_venv(tmp_path_factory.mktemp("install-sinks"), JSONL_SINK)
 
 
 def configure(text: str) -> None:
