@@ -41,6 +41,7 @@ from pilot_metrics_plugin.config import Config
 from pilot_metrics_plugin.failures import redact_command
 from pilot_metrics_plugin.plugin import MetricsPlugin
 from sql_audit import Audit
+from test_prometheus import metrics_host, start_server
 
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent_script.py"
 FIXTURE = transcript("v2.1.328")
@@ -433,27 +434,16 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("serve")
     db = root / "metrics.db"
-    host = PluginHost.create(
-        [("metrics", MetricsPlugin(db_path=db, config=Config()))], load_entrypoints=False
-    )
-    assert cli.main(["replay", str(FIXTURE), "--task-id", "T", "--project", "shop"], host=host) == 0
+    argv = ["replay", str(FIXTURE), "--task-id", "T", "--project", "shop"]
+    assert cli.main(argv, host=metrics_host(db)) == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("PILOT_")}
     env["PILOT_HOME"] = str(root / "home")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hookspecs", "metrics", "serve", "--port", "0", "--db", str(db)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert process.stderr is not None
-    line = process.stderr.readline()  # "pilot metrics: serving http://127.0.0.1:PORT/metrics from DB (...)"
-    url = line.split()[3]
-    address = url.removeprefix("http://").removesuffix("/metrics")
+    served = start_server(db, env)
+    address = served.url.removeprefix("http://").removesuffix("/metrics")
     host_part, port = address.rsplit(":", 1)
-    yield Server(process, host_part, int(port))
-    process.terminate()
-    process.wait(timeout=30)
+    yield Server(served.process, host_part, int(port))
+    served.process.terminate()
+    served.process.wait(timeout=30)
 
 
 def this_machines_address() -> str | None:
