@@ -122,6 +122,16 @@ _INSERT_PHASE = (
 )
 
 
+def _phase_rows(
+    execution_id: str, phases: Sequence[PhaseRecord], first_seq: int, execution_started_at_ms: int
+) -> list[tuple[Any, ...]]:
+    """``_INSERT_PHASE``'s parameters for ``phases``, numbered from ``first_seq``."""
+    return [
+        (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms, execution_started_at_ms)
+        for seq, p in enumerate(phases, start=first_seq)
+    ]
+
+
 class MetricsStore:
     """One connection to the metrics database."""
 
@@ -217,22 +227,9 @@ class MetricsStore:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(sql, values)
             if phases:
-                conn.executemany(
-                    _INSERT_PHASE,
-                    [
-                        (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms,
-                         started_at_ms)
-                        for seq, p in enumerate(phases, start=first_seq)
-                    ],
-                )
+                conn.executemany(_INSERT_PHASE, _phase_rows(execution_id, phases, first_seq, started_at_ms))
 
         self.transaction(write)
-
-    def add_phase(
-        self, execution_id: str, phase: PhaseRecord, seq: int, execution_started_at_ms: int
-    ) -> None:
-        """A phase that ended; also the running row's sign of life."""
-        self.add_phases(execution_id, [phase], seq, execution_started_at_ms)
 
     def add_phases(
         self, execution_id: str, phases: Sequence[PhaseRecord], first_seq: int, execution_started_at_ms: int
@@ -242,12 +239,7 @@ class MetricsStore:
 
         def write(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                _INSERT_PHASE,
-                [
-                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms,
-                     execution_started_at_ms)
-                    for seq, p in enumerate(phases, start=first_seq)
-                ],
+                _INSERT_PHASE, _phase_rows(execution_id, phases, first_seq, execution_started_at_ms)
             )
             conn.execute(
                 "UPDATE executions SET updated_at_ms = ? WHERE execution_id = ? AND status = 'running'",
@@ -290,13 +282,7 @@ class MetricsStore:
             if not done:  # recorded before: written over, models and all
                 conn.execute(_UPSERT_EXECUTION, values)
                 conn.execute("DELETE FROM execution_models WHERE execution_id = ?", (execution_id,))
-            conn.executemany(
-                _INSERT_PHASE,
-                [
-                    (execution_id, seq, p.name, p.started_at_ms, p.ended_at_ms, p.duration_ms, started_at_ms)
-                    for seq, p in enumerate(phases)
-                ],
-            )
+            conn.executemany(_INSERT_PHASE, _phase_rows(execution_id, phases, 0, started_at_ms))
             conn.executemany(
                 _INSERT_MODEL,
                 [
