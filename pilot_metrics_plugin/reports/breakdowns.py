@@ -106,37 +106,42 @@ def build_projects(conn: sqlite3.Connection, flt: ReportFilter, limit: int | Non
     }
 
 
-def render_projects(doc: dict[str, Any], style: str) -> str:
-    def numbers(row: dict[str, Any]) -> list[str]:
-        return [
-            render.count(row["executions"]),
-            render.count(row["succeeded"]),
-            render.count(row["failed"]),
-            render.rate(row["success_rate"]),
-            render.ms(row["duration_ms"]),
-            render.ms(row["duration_avg_ms"]),
-            render.count(row["tokens_total"]),
-            render.cost(row["cost_nano_usd"], row["cost_unknown_executions"]),
-            (row["last_started_at"] or "-")[:16].replace("T", " "),
-        ]
+PROJECT_HEADERS = (
+    "project",
+    "executions",
+    "succeeded",
+    "failed",
+    "success",
+    "duration",
+    "avg",
+    "tokens",
+    "cost",
+    "last started",
+)
+"""The columns of the projects table, here and on the dashboard."""
 
-    lines = [[row["project"], *numbers(row)] for row in doc["rows"]]
+
+def project_cells(row: dict[str, Any]) -> list[str]:
+    """The cells after the name of a project's row, or of the total, in the table and on the dashboard."""
+    return [
+        render.count(row["executions"]),
+        render.count(row["succeeded"]),
+        render.count(row["failed"]),
+        render.rate(row["success_rate"]),
+        render.ms(row["duration_ms"]),
+        render.ms(row["duration_avg_ms"]),
+        render.count(row["tokens_total"]),
+        render.cost(row["cost_nano_usd"], row["cost_unknown_executions"]),
+        (row["last_started_at"] or "-")[:16].replace("T", " "),
+    ]
+
+
+def render_projects(doc: dict[str, Any], style: str) -> str:
+    lines = [[row["project"], *project_cells(row)] for row in doc["rows"]]
     if doc["projects_not_shown"]:
         lines.append([f"({doc['projects_not_shown']} more)"] + [""] * 9)
-    lines.append([f"total ({doc['total']['projects']} projects)", *numbers(doc["total"])])
-    headers = [
-        "project",
-        "executions",
-        "succeeded",
-        "failed",
-        "success",
-        "duration",
-        "avg",
-        "tokens",
-        "cost",
-        "last started",
-    ]
-    return render.table(lines, headers, style, colalign=["left"] + ["right"] * 8 + ["left"])
+    lines.append([f"total ({doc['total']['projects']} projects)", *project_cells(doc["total"])])
+    return render.table(lines, PROJECT_HEADERS, style, colalign=["left"] + ["right"] * 8 + ["left"])
 
 
 # -- models ----------------------------------------------------------------------------------------------
@@ -346,33 +351,38 @@ def _phase_p95s(
     return dict(conn.execute(sql, [*params, *offsets]).fetchall())
 
 
-def render_phases(doc: dict[str, Any], style: str) -> str:
-    lines = [
-        [
-            row["phase"],
-            render.count(row["occurrences"]),
-            render.count(row["executions"]),
-            render.ms(row["duration_ms"]),
-            render.ms(row["duration_avg_ms"]),
-            render.ms(row["duration_p95_ms"]),
-            render.rate(row["share"]),
-        ]
-        for row in doc["rows"]
+PHASE_HEADERS = ("phase", "occurrences", "executions", "total", "avg", "p95", "share of time")
+"""The columns of the phases table, here and on the dashboard."""
+
+
+def phase_cells(row: dict[str, Any]) -> list[str]:
+    """A phase's row, in the table and on the dashboard."""
+    return [
+        row["phase"],
+        render.count(row["occurrences"]),
+        render.count(row["executions"]),
+        render.ms(row["duration_ms"]),
+        render.ms(row["duration_avg_ms"]),
+        render.ms(row["duration_p95_ms"]),
+        render.rate(row["share"]),
     ]
-    total = doc["total"]
-    lines.append(
-        [
-            "total",
-            render.count(total["occurrences"]),
-            "",
-            render.ms(total["duration_ms"]),
-            "",
-            "",
-            render.rate(total["share"]),
-        ]
-    )
-    headers = ["phase", "occurrences", "executions", "total", "avg", "p95", "share of time"]
-    return render.table(lines, headers, style, colalign=["left"] + ["right"] * 6)
+
+
+def phase_total_cells(total: dict[str, Any]) -> list[str]:
+    return [
+        "total",
+        render.count(total["occurrences"]),
+        "",
+        render.ms(total["duration_ms"]),
+        "",
+        "",
+        render.rate(total["share"]),
+    ]
+
+
+def render_phases(doc: dict[str, Any], style: str) -> str:
+    lines = [*map(phase_cells, doc["rows"]), phase_total_cells(doc["total"])]
+    return render.table(lines, PHASE_HEADERS, style, colalign=["left"] + ["right"] * 6)
 
 
 # -- failures --------------------------------------------------------------------------------------------

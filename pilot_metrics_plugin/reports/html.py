@@ -16,6 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from pilot_metrics_plugin.reports import render
+from pilot_metrics_plugin.reports.breakdowns import (
+    PHASE_HEADERS,
+    PROJECT_HEADERS,
+    phase_cells,
+    phase_total_cells,
+    project_cells,
+)
 from pilot_metrics_plugin.reports.query import filter_words
 from pilot_metrics_plugin.reports.svg import Series, esc, hbars, heatmap, lines, stacked_bars
 
@@ -505,34 +512,12 @@ def _phases(doc: dict[str, Any]) -> str:
         + ("…" if len(items) > 5 else ""),
         color=PHASE_COLOR,
     )
-    body = [
-        [
-            row["phase"],
-            f"{row['occurrences']:,}",
-            f"{row['executions']:,}",
-            render.ms(row["duration_ms"]),
-            render.ms(row["duration_avg_ms"]),
-            render.ms(row["duration_p95_ms"]),
-            render.rate(row["share"]),
-        ]
-        for row in phases["rows"]
-    ]
-    total = phases["total"]
-    footer = [
-        "total",
-        f"{total['occurrences']:,}",
-        "",
-        render.ms(total["duration_ms"]),
-        "",
-        "",
-        render.rate(total["share"]),
-    ]
     numbers = table(
         "Time per phase",
-        ["phase", "occurrences", "executions", "total", "avg", "p95", "share of time"],
-        body,
+        PHASE_HEADERS,
+        [phase_cells(row) for row in phases["rows"]],
         numeric=[False, True, True, True, True, True, True],
-        footer=footer,
+        footer=phase_total_cells(phases["total"]),
     )
     return _section("phases", "Time per phase", lede, _figure("", chart) + numbers)
 
@@ -625,51 +610,13 @@ def _peak(doc: dict[str, Any]) -> str:
 
 def _projects(doc: dict[str, Any]) -> str:
     projects = doc["projects"]
-    body = [
-        [
-            row["project"],
-            f"{row['executions']:,}",
-            f"{row['succeeded']:,}",
-            f"{row['failed']:,}",
-            render.rate(row["success_rate"]),
-            render.ms(row["duration_ms"]),
-            render.ms(row["duration_avg_ms"]),
-            f"{row['tokens_total']:,}",
-            render.cost(row["cost_nano_usd"], row["cost_unknown_executions"]),
-            (row["last_started_at"] or "-")[:16].replace("T", " "),
-        ]
-        for row in projects["rows"]
-    ]
     total = projects["total"]
-    footer = [
-        f"total ({total['projects']:,} projects)",
-        f"{total['executions']:,}",
-        f"{total['succeeded']:,}",
-        f"{total['failed']:,}",
-        render.rate(total["success_rate"]),
-        render.ms(total["duration_ms"]),
-        render.ms(total["duration_avg_ms"]),
-        f"{total['tokens_total']:,}",
-        render.cost(total["cost_nano_usd"], total["cost_unknown_executions"]),
-        (total["last_started_at"] or "-")[:16].replace("T", " "),
-    ]
     numbers = table(
         "Per project, busiest first",
-        [
-            "project",
-            "executions",
-            "succeeded",
-            "failed",
-            "success",
-            "duration",
-            "avg",
-            "tokens",
-            "cost",
-            "last started",
-        ],
-        body,
+        PROJECT_HEADERS,
+        [[row["project"], *project_cells(row)] for row in projects["rows"]],
         numeric=[False, True, True, True, True, True, True, True, True, False],
-        footer=footer,
+        footer=[f"total ({total['projects']:,} projects)", *project_cells(total)],
     )
     return _section(
         "projects", "Projects", "Every project with executions in the period.", numbers, wide=True
