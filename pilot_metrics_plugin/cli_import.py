@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookspecs.commands import PilotError
-from pilot_metrics_plugin.commands import add_db_option
+from pilot_metrics_plugin.commands import _help, add_db_option, database_path
 
 if TYPE_CHECKING:
     from hookspecs.manager import PluginHost
@@ -78,11 +78,6 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
 
 
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 0
-
-
 def import_command(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
     """Exit 0 when nothing failed, 1 when some source could not be imported (the rest still were)."""
     from pilot_metrics_plugin import importer
@@ -141,12 +136,11 @@ def _import_host(plugin: MetricsPlugin, *, no_sinks: bool) -> PluginHost:
 def _open_store(plugin: MetricsPlugin, db: str | None, *, dry_run: bool) -> MetricsStore | None:
     """The database the executions go to; for a dry run, ``None`` when it does not exist (nothing imported
     yet), and it is never created."""
-    from pilot_metrics_plugin.config import resolve_db_path
     from pilot_metrics_plugin.store import StoreError
 
+    if dry_run and not database_path(plugin, db).exists():
+        return None
     try:
-        if dry_run and not resolve_db_path(plugin.config(), db or plugin.db_path).exists():
-            return None
         return plugin.open_store(db, create=not dry_run)
     except StoreError as exc:
         raise PilotError(str(exc)) from None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookspecs.commands import PilotError
-from pilot_metrics_plugin.commands import add_db_option
+from pilot_metrics_plugin.commands import add_db_option, database_path
 
 if TYPE_CHECKING:
     from pilot_metrics_plugin.plugin import MetricsPlugin
@@ -78,12 +78,7 @@ def _port(text: str) -> int:
 
 def store_opener(plugin: MetricsPlugin, db: str | None) -> tuple[Path, Callable[[], MetricsStore | None]]:
     """The database's path, and a function that opens it for one scrape (``None``: not created yet)."""
-    from pilot_metrics_plugin.config import ConfigError, resolve_db_path
-
-    try:
-        path = resolve_db_path(plugin.config(), db or plugin.db_path)
-    except ConfigError as exc:
-        raise PilotError(str(exc)) from None
+    path = database_path(plugin, db)
 
     def open_store() -> MetricsStore | None:
         if not path.exists():

@@ -247,16 +247,12 @@ def _open(plugin: MetricsPlugin, db: str | None) -> MetricsStore:
     exist still is an error)."""
     import sqlite3
 
-    from pilot_metrics_plugin.commands import open_for_reading
-    from pilot_metrics_plugin.config import ConfigError, resolve_db_path
+    from pilot_metrics_plugin.commands import database_path, open_for_reading
     from pilot_metrics_plugin.migrations import migrate
     from pilot_metrics_plugin.store import MetricsStore
 
     if db is None:
-        try:
-            path = resolve_db_path(plugin.config(), plugin.db_path)
-        except ConfigError as exc:
-            raise PilotError(str(exc)) from None
+        path = database_path(plugin, None)
         if not path.exists():
             conn = sqlite3.connect(":memory:", isolation_level=None)
             migrate(conn)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from hookspecs.commands import CommandRegistry, PilotError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pilot_metrics_plugin.plugin import MetricsPlugin
     from pilot_metrics_plugin.store import MetricsStore
 
@@ -94,6 +96,16 @@ def parse_date(text: str) -> Any:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def database_path(plugin: MetricsPlugin, db: str | None) -> Path:
+    """The metrics database ``--db`` names, else the config's (``PilotError`` for a bad config)."""
+    from pilot_metrics_plugin.config import ConfigError, resolve_db_path
+
+    try:
+        return resolve_db_path(plugin.config(), db or plugin.db_path)
+    except ConfigError as exc:
+        raise PilotError(str(exc)) from None
 
 
 def open_for_reading(plugin: MetricsPlugin, db: str | None) -> MetricsStore:
