@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,12 +13,24 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TRANSCRIPTS = FIXTURES / "claude-stream-json"
 GO_RECORDINGS = FIXTURES / "pilot-go-recordings"
 ALL_TRANSCRIPTS = sorted(TRANSCRIPTS.glob("*.jsonl"))
+WAIT_S = 30.0
+"""How long a test waits for a process to reach a state or exit; far beyond what any of them needs."""
 
 
 def transcript(prefix: str) -> Path:
     """The one shared transcript whose file name starts with ``prefix``."""
     (match,) = [p for p in ALL_TRANSCRIPTS if p.name.startswith(prefix)]
     return match
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    """Whether ``condition`` holds within ``timeout_s``, asked every 20 ms."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from conftest import transcript
+from conftest import WAIT_S, transcript, wait_until
 from pilot_metrics_plugin.migrations import MIGRATIONS
 from pilot_metrics_plugin.store import MetricsStore
 
@@ -37,16 +37,6 @@ AGENT_SCRIPT = Path(__file__).resolve().parent / "agent_script.py"
 FIXTURE = transcript("v2.1.328")
 TOKENS_TOTAL = 21086  # 2003 input + 83 output + 15000 cache read + 4000 cache write
 COST_NANO_USD = 32_672_000  # costUSD 0.03267200000000001 at the 9th decimal
-WAIT_S = 30.0
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def read_only(db: Path) -> sqlite3.Connection:

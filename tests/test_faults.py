@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from conftest import transcript
+from conftest import transcript, wait_until
 from pilot_metrics_plugin.migrations import MIGRATIONS
 from pilot_metrics_plugin.store import MetricsStore
 
@@ -436,9 +436,7 @@ def test_a_database_unavailable_when_the_execution_starts_gets_the_whole_record_
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not layout.calls() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: bool(layout.calls()))
     layout.data.unlink()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr

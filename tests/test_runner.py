@@ -21,15 +21,13 @@ from typing import Any
 
 import pytest
 
-from conftest import transcript
+from conftest import WAIT_S, transcript, wait_until
 from hookspecs import DiffStats, ExecutionResult, cli, hookimpl
 from hookspecs.manager import PluginHost
 from hookspecs.streamjson import MAX_LINE_BYTES
 from recording import Recorder
 
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent_script.py"
-SIGNAL_WAIT_S = 20.0
-"""How long a test waits for a driver to reach a state or exit; far beyond what any of them needs."""
 
 
 # --- stream-json lines, shaped as Claude Code prints them --------------------------------------------------
@@ -143,15 +141,6 @@ def is_running(pid: int) -> bool:
             return False
         return True
     return state not in ("Z", "X")
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = SIGNAL_WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def read_pid(path: Path) -> int:
@@ -502,7 +491,7 @@ def drive(
         for sig in signals:
             process.send_signal(sig)
             time.sleep(0.3)
-        _, stderr = process.communicate(timeout=SIGNAL_WAIT_S)
+        _, stderr = process.communicate(timeout=WAIT_S)
     finally:
         if process.poll() is None:
             process.kill()
