@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-COST_SOURCES = ("reported", "estimated", "unknown")
-
 
 def ms_to_iso(ms: int | None) -> str | None:
     if ms is None:
