@@ -174,17 +174,7 @@ class ExecutionRecorder:
 
     def started(self) -> None:
         """The execution started: its running row is written a second from now (or at the end, if sooner)."""
-        execution = self.execution
-        self._running_row = {
-            "execution_id": execution.execution_id,
-            "task_id": execution.task_id,
-            "project": execution.project,
-            "project_path": execution.project_path,
-            "agent_command": self._command,
-            "model_requested": execution.model,
-            "started_at_ms": self._started_at_ms,
-            "source_key": self.source.source_key if self.source else None,
-        }
+        self._running_row = {**self._identity(), "model_requested": self.execution.model}
         if self._with_store(lambda store: None):  # opened now: a database that cannot be is said at once
             with self._lock:
                 self._phase_written_at = self._clock()
@@ -280,6 +270,20 @@ class ExecutionRecorder:
             if not self._with_store(add):
                 return
 
+    def _identity(self) -> dict[str, object]:
+        """The columns an execution has from its start (``store._SET_AT_START``): its running row and its
+        finished one hold the same."""
+        execution = self.execution
+        return {
+            "execution_id": execution.execution_id,
+            "task_id": execution.task_id,
+            "project": execution.project,
+            "project_path": execution.project_path,
+            "agent_command": self._command,
+            "started_at_ms": self._started_at_ms,
+            "source_key": self.source.source_key if self.source else None,
+        }
+
     def row(self, result: ExecutionResult, account: Account) -> dict[str, object]:
         execution = self.execution
         status = result.status
@@ -291,17 +295,12 @@ class ExecutionRecorder:
         diff = result.diff
         source = self.source
         return {
-            "execution_id": execution.execution_id,
-            "task_id": execution.task_id,
-            "project": execution.project,
-            "project_path": execution.project_path,
-            "agent_command": self._command,
+            **self._identity(),
             "model_requested": execution.model or account.model_requested,
             "status": status,
             "failure_category": category,
             "failure_reason": reason,
             "exit_code": result.exit_code,
-            "started_at_ms": self._started_at_ms,
             "ended_at_ms": to_ms(result.ended_at),
             "duration_ms": result.duration_ms,
             "num_turns": account.num_turns,
@@ -325,5 +324,4 @@ class ExecutionRecorder:
             "lines_removed": diff.lines_removed if diff else None,
             "malformed_lines": result.malformed_lines + account.malformed_usage,
             "usage_complete": account.usage_complete,
-            "source_key": source.source_key if source else None,
         }
