@@ -119,17 +119,18 @@ def _period_rows(
     )
     values = ", ".join("(?, ?)" for _ in targets)
     target_params = [value for project, t in targets.items() for value in (project, t.duration_p95_ms)]
+    where_e, params_e = flt.where(start_ms, end_ms, alias="e")
     breaking = conn.execute(
         f"""
         WITH targets (project, duration_p95_ms) AS (VALUES {values})
         SELECT e.project, e.task_id, e.execution_id, e.status, e.duration_ms, e.started_at_ms,
                e.status IN ({_FAILING}), e.duration_ms > t.duration_p95_ms
         FROM executions e JOIN targets t ON t.project = e.project
-        WHERE {flt.where(start_ms, end_ms, alias="e")[0]} AND e.status <> 'running'
+        WHERE {where_e} AND e.status <> 'running'
           AND (e.status IN ({_FAILING}) OR e.duration_ms > t.duration_p95_ms)
         ORDER BY e.started_at_ms, e.execution_id
         """,
-        [*target_params, *flt.where(start_ms, end_ms, alias="e")[1]],
+        [*target_params, *params_e],
     ).fetchall()
     rows: dict[str, dict[str, Any]] = {}
     for project, executions, succeeded, running in counts:
