@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,12 +34,21 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool
     return condition()
 
 
+@pytest.fixture
+def hermetic_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No user or system git config, no inherited GIT_* variable, no repository above tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("GIT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Every test gets its own PILOT_HOME, and the developer's PILOT_* variables never leak in
     (``PILOT_TEST_*`` variables configure the tests themselves and are kept)."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("PILOT_") and not name.startswith("PILOT_TEST_"):
             monkeypatch.delenv(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import time
@@ -20,16 +19,9 @@ EMPTY_TREE_SHA256 = hashlib.sha256(b"tree 0\0").hexdigest()
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only each test's own repo config counts: no user or system git config, no inherited GIT_* variable,
-    and no repository above tmp_path is ever found."""
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The tests' own `git status` must not refresh the index either, or comparing it would prove nothing.
+def _hermetic_git(hermetic_git: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only each test's own repo config counts (conftest's hermetic_git), and the tests' own `git status`
+    must not refresh the index either, or comparing it would prove nothing."""
     monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
 
 

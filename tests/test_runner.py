@@ -27,6 +27,8 @@ from hookspecs.manager import PluginHost
 from hookspecs.streamjson import MAX_LINE_BYTES
 from recording import Recorder
 
+pytestmark = pytest.mark.usefixtures("hermetic_git")
+
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent_script.py"
 
 
@@ -163,17 +165,6 @@ def pid_files(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     for path in made:
         if path.exists() and is_running(pid := int(path.read_text())):
             os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture(autouse=True)
-def _hermetic_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No user or system git config, no inherited GIT_* variable, no repository above tmp_path."""
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
 
 
 # --- the order of the hooks ---------------------------------------------------------------------------------
