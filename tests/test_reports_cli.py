@@ -222,42 +222,11 @@ def test_replayed_fixtures_land_on_their_local_days_with_their_exact_costs(tmp_p
         ("v2.1.72-success", "2026-11-02T04:30:00Z"),  # 23:30 EST on 11-01 (11-02 in UTC)
     ]
     for prefix, started_at in replays:
-        assert (
-            main(
-                [
-                    "replay",
-                    str(transcript(prefix)),
-                    "--task-id",
-                    prefix,
-                    "--project",
-                    "shop",
-                    "--started-at",
-                    started_at,
-                ],
-                host=host,
-            )
-            == 0
-        )
+        argv = ["replay", str(transcript(prefix)), "--task-id", prefix, "--project", "shop"]
+        assert main([*argv, "--started-at", started_at], host=host) == 0
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "metrics",
-                "daily",
-                "--since",
-                "2026-10-30",
-                "--until",
-                "2026-11-02",
-                "--tz",
-                ZONE,
-                "--json",
-                "--db",
-                str(db),
-            ],
-            host=host,
-        )
-        == 0
-    )
+    window = ["--since", "2026-10-30", "--until", "2026-11-02", "--tz", ZONE, "--db", str(db)]
+    assert main(["metrics", "daily", *window, "--json"], host=host) == 0
     rows = {row["date"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
     opus, multi = EXPECTED["v2.1.328"], EXPECTED["v2.1.72-success"]
     assert (rows["2026-10-31"]["cost_nano_usd"], rows["2026-10-31"]["tokens_total"]) == (
@@ -270,26 +239,7 @@ def test_replayed_fixtures_land_on_their_local_days_with_their_exact_costs(tmp_p
     )  # 659477600 nano $, 602141 tokens
     assert rows["2026-11-02"]["executions"] == rows["2026-10-30"]["executions"] == 0
     # The table says the same: $0.0327 and $0.6595 (659477600 nano $ to four places).
-    assert (
-        main(
-            [
-                "metrics",
-                "daily",
-                "--since",
-                "2026-10-30",
-                "--until",
-                "2026-11-02",
-                "--tz",
-                ZONE,
-                "--format",
-                "tsv",
-                "--db",
-                str(db),
-            ],
-            host=host,
-        )
-        == 0
-    )
+    assert main(["metrics", "daily", *window, "--format", "tsv"], host=host) == 0
     table = {
         line.split("\t")[0].strip(): [c.strip() for c in line.split("\t")]
         for line in capsys.readouterr().out.splitlines()
@@ -297,25 +247,7 @@ def test_replayed_fixtures_land_on_their_local_days_with_their_exact_costs(tmp_p
     assert table["2026-10-31 Sat"][7:9] == ["21,086", "$0.0327"]
     assert table["2026-11-01 Sun"][7:9] == ["602,141", "$0.6595"]
     models = {}
-    assert (
-        main(
-            [
-                "metrics",
-                "models",
-                "--since",
-                "2026-10-30",
-                "--until",
-                "2026-11-02",
-                "--tz",
-                ZONE,
-                "--json",
-                "--db",
-                str(db),
-            ],
-            host=host,
-        )
-        == 0
-    )
+    assert main(["metrics", "models", *window, "--json"], host=host) == 0
     for row in json.loads(capsys.readouterr().out)["rows"]:
         models[row["model"]] = row["cost_nano_usd"]
     # Per model, the fixtures' modelUsage costs: opus 32672000, haiku 393332750, sonnet-4-6 266144850.
