@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 
 Format = Callable[[int], str]
 
@@ -138,15 +139,13 @@ def stacked_bars(
     title: str,
     label: str,
     fmt: Format,
-    kind: str = "count",
     tips: Sequence[str] | None = None,
     rate: Sequence[float | None] | None = None,
-    rate_name: str = "success rate",
 ) -> str:
-    """One stacked bar per label (a day), the series bottom up; with ``rate``, a line of a 0-100% rate on a
-    right axis that shares the grid lines."""
+    """One stacked bar per label (a day), the series bottom up; with ``rate``, a line of the success rate
+    (0-100%) on a right axis that shares the grid lines."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
-    top = nice_top(max(totals, default=0), kind)
+    top = nice_top(max(totals, default=0))
     height = PLOT_TOP_PX + PLOT_HEIGHT_PX + AXIS_PX
     right = (lambda step: f"{100 * step // GRID_LINES}%") if rate is not None else None
     parts = _open(label, title, height) + _grid(top)
@@ -177,7 +176,7 @@ def stacked_bars(
     parts.append("</g>")
     if rate is not None:
         parts += _line_marks(
-            Series(rate_name, "#1b1f24", [None if r is None else round(r * 10_000) for r in rate]),
+            Series("success rate", "#1b1f24", [None if r is None else round(r * 10_000) for r in rate]),
             labels,
             10_000,
             lambda v: f"{v / 100:.1f}%",
@@ -193,19 +192,18 @@ def _line_marks(s: Series, labels: Sequence[str], top: int, fmt: Format, css: st
     """Segments between neighbouring values (a gap where a day has none) and a marker on each value."""
     band = 100 / max(1, len(labels))
     points = [
-        (band * (index + 0.5), _y(value, top), labels[index], value)
+        (index, band * (index + 0.5), _y(value, top), labels[index], value)
         for index, value in enumerate(s.values)
         if value is not None
     ]
     parts = [f'<g class="{css}" data-series="{esc(s.name)}">']
-    indexes = [index for index, value in enumerate(s.values) if value is not None]
-    for (x1, y1, _, _), (x2, y2, _, _), i1, i2 in zip(points, points[1:], indexes, indexes[1:], strict=False):
+    for (i1, x1, y1, _, _), (i2, x2, y2, _, _) in pairwise(points):
         if i2 == i1 + 1:
             parts.append(
                 f'<line x1="{_pct(x1)}" y1="{y1:.1f}" x2="{_pct(x2)}" y2="{y2:.1f}" stroke="{s.color}"/>'
             )
     radius = 4 if len(labels) <= 31 else 2.5 if len(labels) <= 92 else 1.5  # markers must not merge
-    for x, y, day, value in points:
+    for _, x, y, day, value in points:
         parts.append(
             f'<circle cx="{_pct(x)}" cy="{y:.1f}" r="{radius}" fill="{s.color}">'
             f"<title>{esc(f'{day} · {s.name}: {fmt(value)}')}</title></circle>"
@@ -236,11 +234,10 @@ def lines(
     return "\n".join(parts)
 
 
-def hbars(
-    items: Sequence[tuple[str, int, str]], *, title: str, label: str, color: str, max_width_pct: float = 76
-) -> str:
+def hbars(items: Sequence[tuple[str, int, str]], *, title: str, label: str, color: str) -> str:
     """One horizontal bar per ``(name, value, text)``: the name above its bar, the text after its end."""
     row_px = 38
+    max_width_pct = 76  # of the longest bar: its text follows it
     height = row_px * len(items) + 6
     largest = max((value for _, value, _ in items), default=0) or 1
     parts = _open(label, title, height)
