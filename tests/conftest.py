@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hookspecs.manager import PluginHost
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TRANSCRIPTS = FIXTURES / "claude-stream-json"
@@ -32,6 +34,11 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> bool
             return True
         time.sleep(0.02)
     return condition()
+
+
+def host_with(*plugins: tuple[str, object]) -> PluginHost:
+    """A host with exactly these ``(name, plugin)`` pairs and no installed plugin."""
+    return PluginHost.create(plugins=plugins, load_entrypoints=False)
 
 
 @pytest.fixture

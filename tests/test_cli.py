@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import transcript
+from conftest import host_with, transcript
 from hookspecs import Execution, ExecutionResult, Phase, StreamEvent, hookimpl
 from hookspecs.cli import main
 from hookspecs.commands import CommandRegistry, PilotError
@@ -54,10 +54,6 @@ class Command:
         if self.error is not None:
             raise self.error
         return self.code
-
-
-def host_with(*plugins: tuple[str, object]) -> PluginHost:
-    return PluginHost.create(plugins=plugins, load_entrypoints=False)
 
 
 def test_pilot_help_lists_the_commands_plugins_registered(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import transcript
+from conftest import host_with, transcript
 from hookspecs import Execution, ExecutionResult, Phase, PluginError, StreamEvent, hookimpl
 from hookspecs.dispatch import MAX_CONSECUTIVE_FAILURES
 from hookspecs.manager import PluginHost
@@ -62,10 +62,6 @@ class Raising:
     def on_stream_event(self, execution: Execution, event: StreamEvent) -> None:
         self.calls += 1
         raise self.error
-
-
-def host_with(*plugins: tuple[str, object]) -> PluginHost:
-    return PluginHost.create(plugins=plugins, load_entrypoints=False)
 
 
 @pytest.mark.parametrize("broken_registered", ["first", "last"])

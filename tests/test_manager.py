@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import host_with
 from hookspecs import Execution, StreamEvent, hookimpl
 from hookspecs.cli import build_parser, main
 from hookspecs.commands import CommandRegistry
@@ -25,10 +26,6 @@ from hookspecs import hookimpl
 def on_stream_event(event):
     pass
 """
-
-
-def host_with(*plugins: tuple[str, object]) -> PluginHost:
-    return PluginHost.create(plugins=plugins, load_entrypoints=False)
 
 
 class Recorder:
