@@ -22,7 +22,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -479,19 +479,23 @@ class _RecordedClock:
         return self.now
 
 
+def _timed_lines(
+    lines: Iterable[tuple[bytes | None, datetime | None]], clock: _RecordedClock
+) -> Iterator[bytes | None]:
+    """Each line, with ``clock`` set to its time (never back) before the driver reads it."""
+    for data, at in lines:
+        if at is not None and at > clock.now:
+            clock.now = at
+        yield data
+
+
 def drive(host: PluginHost, plugin: MetricsPlugin, prepared: Prepared) -> ExecutionResult:
     """Feed one prepared source through the hooks as one execution, as ``pilot run`` feeds a live one."""
     plugin.expect_import(prepared.execution.execution_id, prepared.source)
     driver = ExecutionDriver(host, prepared.execution)
     clock = _RecordedClock(prepared.execution.started_at)
     driver.start()
-    for data, at in prepared.lines:
-        if at is not None and at > clock.now:
-            clock.now = at
-        if data is None:
-            driver.malformed()
-        else:
-            driver.feed(data, clock)
+    driver.feed_all(_timed_lines(prepared.lines, clock), clock)
     if driver.last_result is None and prepared.status_without_result is not None:
         status, error = prepared.status_without_result
     else:
