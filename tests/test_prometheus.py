@@ -229,8 +229,7 @@ def test_before_anything_is_recorded_the_scrape_succeeds_with_no_samples(tmp_pat
 
 def prom(db: Path, capsys: pytest.CaptureFixture[str]) -> Samples:
     capsys.readouterr()
-    host = PluginHost.create([("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False)
-    assert main(["metrics", "prom"], host=host) == 0
+    assert main(["metrics", "prom"], host=metrics_host(db)) == 0
     return samples(capsys.readouterr().out)
 
 
@@ -309,8 +308,7 @@ def test_an_execution_of_a_model_without_a_price_counts_as_unknown_cost_not_as_z
 
 
 def write_textfile(db: Path, target: Path) -> int:
-    host = PluginHost.create([("metrics", MetricsPlugin(db_path=db))], load_entrypoints=False)
-    return main(["metrics", "prom", "--textfile", str(target)], host=host)
+    return main(["metrics", "prom", "--textfile", str(target)], host=metrics_host(db))
 
 
 def test_the_textfile_holds_the_same_totals_as_a_scrape(
