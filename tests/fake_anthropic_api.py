@@ -344,16 +344,6 @@ class FakeAnthropicAPI:
         with self._script.lock:
             return list(self._script.requests)
 
-    @property
-    def message_requests(self) -> list[RecordedRequest]:
-        """The ``POST /v1/messages`` requests that were each answered with one scripted reply."""
-        return [r for r in self.requests if r.known and r.path.split("?")[0] == "/v1/messages"]
-
-    @property
-    def unexpected_requests(self) -> list[RecordedRequest]:
-        """Requests the stand-in does not implement (answered 404) or could not read (answered 400)."""
-        return [r for r in self.requests if not r.known]
-
     def __enter__(self) -> FakeAnthropicAPI:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.script = self._script
