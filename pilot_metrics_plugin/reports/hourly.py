@@ -51,12 +51,10 @@ def applies(flt: ReportFilter) -> bool:
     return not (flt.projects or flt.model is not None or flt.statuses)
 
 
-def rows_sql(
-    totals: Sequence[str], where: str, source: str = "executions", more: Sequence[str] = ()
-) -> str:
+def rows_sql(totals: Sequence[str], where: str, more: Sequence[str] = ()) -> str:
     """One row of ``totals`` (then the aggregates ``more``) over the executions ``where`` selects."""
     aggregates = ", ".join([*(ROW_SUMS[name] for name in totals), *more])
-    return f"SELECT {aggregates} FROM {source} WHERE {where}"
+    return f"SELECT {aggregates} FROM executions WHERE {where}"
 
 
 def totals_by_span(

@@ -57,7 +57,6 @@ class ReportFilter:
         end_ms: int | None = None,
         *,
         alias: str = "",
-        with_model: bool = True,
     ) -> tuple[str, list[Any]]:
         """The SQL condition and its parameters; ``start_ms``/``end_ms`` narrow the range (a period)."""
         col = f"{alias}." if alias else ""
@@ -77,7 +76,7 @@ class ReportFilter:
         if self.statuses:
             terms.append(f"{col}status IN ({', '.join('?' * len(self.statuses))})")
             params += self.statuses
-        if self.model is not None and with_model:
+        if self.model is not None:
             # Correlated, so that each row is one primary-key probe (an IN list would be rebuilt by every
             # statement, and a daily report runs one per day); model rows lie in execution start order.
             outer = alias or "executions"
