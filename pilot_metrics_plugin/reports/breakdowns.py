@@ -484,6 +484,11 @@ def _latest_tasks(
     return found
 
 
+def reason_text(reason: str) -> str:
+    """A stored failure reason on one line, in the table and on the dashboard."""
+    return " ".join(reason.split()) or "(no reason stored)"
+
+
 def render_failures(doc: dict[str, Any], style: str, reason_width: int = 60) -> str:
     lines = []
     for row in doc["rows"]:
@@ -492,7 +497,7 @@ def render_failures(doc: dict[str, Any], style: str, reason_width: int = 60) -> 
             {"reason": "", "executions": None, "latest_task_ids": row["latest_task_ids"]}
         ]
         for index, reason in enumerate(reasons):
-            text = " ".join(reason["reason"].split()) or "(no reason stored)"
+            text = reason_text(reason["reason"])
             if len(text) > reason_width:
                 text = text[: reason_width - 1] + "…"
             lines.append(

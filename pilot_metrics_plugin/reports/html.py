@@ -22,6 +22,7 @@ from pilot_metrics_plugin.reports.breakdowns import (
     phase_cells,
     phase_total_cells,
     project_cells,
+    reason_text,
 )
 from pilot_metrics_plugin.reports.query import filter_words
 from pilot_metrics_plugin.reports.svg import Series, esc, hbars, heatmap, lines, stacked_bars
@@ -548,10 +549,7 @@ def _failures(doc: dict[str, Any]) -> str:
     )
     body = []
     for row in failures["rows"]:
-        reasons = "; ".join(
-            f"{' '.join(r['reason'].split()) or '(no reason stored)'} ({r['executions']:,})"
-            for r in row["reasons"]
-        )
+        reasons = "; ".join(f"{reason_text(r['reason'])} ({r['executions']:,})" for r in row["reasons"])
         body.append(
             [
                 row["category"],
