@@ -19,8 +19,6 @@ from pilot_metrics_plugin.reports.query import ReportFilter
 from pilot_metrics_plugin.reports.timezones import local_midnight_ms
 from pilot_metrics_plugin.reports.totals import COUNTS, COUNTS_SQL, Counts
 
-PERIODS = ("day", "week", "month")
-
 
 def _period_start(day: date, period: str) -> date:
     if period == "week":
