@@ -352,11 +352,10 @@ def figure_ingest(
 ) -> list[Row]:
     one_line = work / "one-line.jsonl"
     one_line.write_bytes(lines[-1] + b"\n")  # the result line alone: the execution's whole fixed work
-    raw_lines = transcript.read_bytes().splitlines(keepends=True)
 
     def bare_decode() -> None:
         loads = json.loads
-        for line in raw_lines:
+        for line in lines:
             loads(line)
 
     replay = [*pilot_command(), "replay", "--task-id", "BENCH-2", "--project", "bench"]
