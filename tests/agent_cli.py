@@ -21,6 +21,7 @@ CLAUDE_CODE_VERSION = "2.1.331"
 PACKAGE = "@anthropic-ai/claude-code"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT_S = 600
+PROMPT = "say hello using bash"
 
 # Carried over from the caller's environment: what a shell needs to find programs and decode text.
 # Everything else (ANTHROPIC_*, CLAUDE_*, proxies, CI, the developer's XDG dirs) is left behind on purpose.
@@ -111,6 +112,15 @@ def claude_code_binary() -> Path:
                 pytrace=False,
             )
         return found
+
+
+def claude_command(binary: Path) -> list[str]:
+    """``claude -p PROMPT`` printing stream-json, with Bash allowed and at most 5 turns: the run both agent
+    tests make (against the stand-in's default script: Bash ``echo hello``, then text)."""
+    return [
+        str(binary), "-p", PROMPT, "--output-format", "stream-json", "--verbose",
+        "--allowedTools", "Bash", "--max-turns", "5",
+    ]  # fmt: skip
 
 
 def agent_env(base_url: str, home: Path) -> dict[str, str]:

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from agent_cli import agent_env, claude_code_binary
+from agent_cli import agent_env, claude_code_binary, claude_command
 from fake_anthropic_api import FakeAnthropicAPI, RecordedRequest
 
 pytestmark = pytest.mark.agent
 
-PROMPT = "say hello using bash"
 RUN_TIMEOUT_S = 60
 
 
@@ -75,13 +74,9 @@ def claude_run(tmp_path_factory: pytest.TempPathFactory) -> ClaudeRun:
     project = root / "project"
     project.mkdir()
     with FakeAnthropicAPI() as api:
-        command = [
-            str(binary), "-p", PROMPT, "--output-format", "stream-json", "--verbose",
-            "--allowedTools", "Bash", "--max-turns", "5",
-        ]  # fmt: skip
         started = time.monotonic()
         completed = subprocess.run(
-            command,
+            claude_command(binary),
             check=False,
             cwd=project,
             env=agent_env(api.base_url, root / "home"),

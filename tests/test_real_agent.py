@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_cli import agent_env, claude_code_binary
+from agent_cli import agent_env, claude_code_binary, claude_command
 from fake_anthropic_api import FakeAnthropicAPI
 from hookspecs import Phase, cli
 from hookspecs.manager import PluginHost
@@ -25,8 +25,6 @@ from pilot_metrics_plugin.store import MetricsStore
 from recording import Recorder
 
 pytestmark = pytest.mark.agent
-
-PROMPT = "say hello using bash"
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,7 @@ def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> PilotRun:
         load_entrypoints=False,
         env={},
     )
-    command = [
-        str(binary), "-p", PROMPT, "--output-format", "stream-json", "--verbose",
-        "--allowedTools", "Bash", "--max-turns", "5",
-    ]  # fmt: skip
+    command = claude_command(binary)
     with FakeAnthropicAPI() as api, pytest.MonkeyPatch.context() as env:
         # The runner hands its own environment to the agent: make it exactly the isolated one.
         wanted = agent_env(api.base_url, root / "home")
