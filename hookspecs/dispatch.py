@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -20,9 +19,6 @@ if TYPE_CHECKING:
 
     _Plan = tuple[str, Callable[..., Any], tuple[str, ...], tuple[str, ...]]
     """``(plugin, function, argnames, kwargnames)``."""
-    _Call = tuple[str, Callable[..., Any], Callable[[dict[str, Any]], Any], bool]
-    """What ``call`` runs: ``(plugin, function, its arguments from the keywords, has keyword-only
-    arguments)``."""
     _PositionalCall = tuple[str, Callable[..., Any], tuple[int, ...] | None, bool]
     """What a ``caller`` runs: ``(plugin, function, the positions of its arguments among the spec's, or None
     when they are the spec's own, has keyword-only arguments)``."""
@@ -64,7 +60,6 @@ class HookDispatcher:
         self.trace = trace
         self.stderr = stderr
         self._plans: dict[str, tuple[_Plan, ...]] = {}
-        self._calls: dict[str, tuple[_Call, ...]] = {}
         self._positional: dict[str, tuple[_PositionalCall, ...]] = {}
         """Only for the hooks that have a spec."""
         self._spec_argnames: dict[str, tuple[str, ...]] = {}
@@ -100,13 +95,6 @@ class HookDispatcher:
                 spec_argnames[name] = tuple(caller.spec.argnames)
         self._plans = plans
         self._spec_argnames = spec_argnames
-        self._calls = {
-            name: tuple(
-                (plugin, function, _arguments(argnames), bool(kwargnames))
-                for plugin, function, argnames, kwargnames in plan
-            )
-            for name, plan in plans.items()
-        }
         self._positional = {
             name: tuple(
                 (plugin, function, _positions(argnames, spec_argnames[name]), bool(kwargnames))
@@ -126,29 +114,14 @@ class HookDispatcher:
         self._disabled.clear()
 
     def call(self, hook: str, announce: Callable[[str], None] | None = None, **kwargs: Any) -> None:
-        """Call every implementation of ``hook``; ``announce(plugin)`` runs before each one.
-
-        This runs once per stream event for every plugin, so it is ``_invoke`` written out, with each
-        implementation's arguments picked by a prepared ``itemgetter``."""
-        for plugin, function, arguments, keyword_only in self._calls[hook]:
-            if plugin in self._disabled:
+        """Call every implementation of ``hook``; ``announce(plugin)`` runs before each one. For the hooks
+        called once per execution or per process; those called per line or per phase go through ``caller``."""
+        for plan in self._plans[hook]:
+            if plan[0] in self._disabled:
                 continue
             if announce is not None:
-                announce(plugin)
-            if keyword_only:
-                self._invoke(hook, next(p for p in self._plans[hook] if p[0] == plugin), kwargs)
-                continue
-            try:
-                function(*arguments(kwargs))
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # as in _invoke
-                if self.strict:
-                    raise
-                self.failed(plugin, hook, exc)
-            else:
-                if self._consecutive:
-                    self._consecutive.pop(plugin, None)
+                announce(plan[0])
+            self._invoke(hook, plan, kwargs)
 
     def caller(self, hook: str) -> Callable[..., None]:
         """``call(hook, ...)`` as a function of the hook's arguments given by position, in the order of its
@@ -251,13 +224,3 @@ def _positions(argnames: tuple[str, ...], spec_argnames: tuple[str, ...]) -> tup
     if argnames == spec_argnames:
         return None
     return tuple(spec_argnames.index(name) for name in argnames)
-
-
-def _arguments(argnames: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A function that picks ``argnames`` out of the call's keywords, as a tuple."""
-    if len(argnames) >= 2:
-        return itemgetter(*argnames)
-    if len(argnames) == 1:
-        name = argnames[0]
-        return lambda kwargs: (kwargs[name],)
-    return lambda kwargs: ()
