@@ -278,11 +278,9 @@ def figure_hook_overhead(work: Path, lines: list[bytes], sizes: Sizes) -> list[R
 
         return one_pass
 
-    dispatch = host.dispatcher.call
+    dispatch = host.dispatcher.caller("on_stream_event")  # what ExecutionDriver calls per event
+    host_path = through(dispatch)
     pm_hook = host.pm.hook.on_stream_event
-    host_path = through(
-        lambda execution, event: dispatch("on_stream_event", execution=execution, event=event)
-    )
     pluggy_path = through(lambda execution, event: pm_hook(execution=execution, event=event))
 
     empty = pluggy.PluginManager("pilot")
@@ -310,7 +308,7 @@ def figure_hook_overhead(work: Path, lines: list[bytes], sizes: Sizes) -> list[R
         before_files = file_state(*files)
         before_writes = write_syscalls()
         for event in events:
-            dispatch("on_stream_event", execution=execution, event=event)
+            dispatch(execution, event)
         writes = write_syscalls() - before_writes
         sql = len(statements) - before_sql
         files_changed = file_state(*files) != before_files
