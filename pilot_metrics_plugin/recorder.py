@@ -76,6 +76,7 @@ class _HeldBackPhases:
         self._sleeping_until: float | None = None
 
     def schedule(self, recorder: ExecutionRecorder, delay_s: float) -> None:
+        """``recorder``'s held-back write, ``delay_s`` from now; one already due keeps its time."""
         at = time.monotonic() + delay_s
         with self._wake:
             if recorder in self._due:
@@ -147,8 +148,6 @@ class ExecutionRecorder:
         self._phase_written_at: float | None = None
         self._running_row: dict[str, object] | None = None
         """The running row, until it is written."""
-        self._held_back = False
-        """A write held back is due (this recorder is on ``_HELD_BACK``'s list)."""
         # Phases held back by the interval are written by _HELD_BACK's thread once it is over, so that a crash
         # while the agent works in silence still finds them; the lock keeps that thread and this one apart.
         self._lock = threading.Lock()
@@ -178,7 +177,6 @@ class ExecutionRecorder:
         if self._with_store(lambda store: None):  # opened now: a database that cannot be is said at once
             with self._lock:
                 self._phase_written_at = self._clock()
-                self._held_back = True
                 _HELD_BACK.schedule(self, PHASE_WRITE_INTERVAL_S)
 
     def phase_ended(self, phase: Phase) -> None:
@@ -196,16 +194,14 @@ class ExecutionRecorder:
                 return
             now = self._clock()
             if self._phase_written_at is not None and now - self._phase_written_at < PHASE_WRITE_INTERVAL_S:
-                if not self._held_back:
-                    self._held_back = True
-                    _HELD_BACK.schedule(self, self._phase_written_at + PHASE_WRITE_INTERVAL_S - now)
+                _HELD_BACK.schedule(self, self._phase_written_at + PHASE_WRITE_INTERVAL_S - now)  # once
                 return
             self._write_phases(now)
 
     def _write_phases(self, now: float) -> None:
         """Write the running row, if it is not yet, and the phases not written yet (the lock held)."""
         self._phase_written_at = now
-        self._held_back = False
+        _HELD_BACK.cancel(self)  # what was held back goes now
         first = self._phases_written
         pending = self.phases[first:]
         running = self._running_row
@@ -222,7 +218,6 @@ class ExecutionRecorder:
 
     def _write_held_back(self) -> None:
         with self._lock:
-            self._held_back = False  # off _HELD_BACK's list: the next write held back goes on it again
             unwritten = self._running_row is not None or self._phases_written < len(self.phases)
             if not self._done and self._store is not None and unwritten:
                 self._write_phases(self._clock())
