@@ -16,8 +16,6 @@ from pilot_metrics_plugin.cli_reports import COMMON_EPILOG, add_filter_options
 from pilot_metrics_plugin.commands import add_db_option
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pilot_metrics_plugin.plugin import MetricsPlugin
 
 HELP = "The insights dashboard: one self-contained HTML page of charts, each with its numbers in a table"
@@ -45,6 +43,7 @@ def run_dashboard(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pilot_metrics_plugin.cli_reports import _guarded, _open, build_filter
+    from pilot_metrics_plugin.private_file import private_file
     from pilot_metrics_plugin.reports import dashboard, html
 
     if args.html is None and not args.json:
@@ -60,26 +59,10 @@ def run_dashboard(plugin: MetricsPlugin, args: argparse.Namespace) -> int:
     if args.html is not None:
         path = Path(args.html).expanduser()
         try:
-            write_private(path, html.render_page(doc))
+            with private_file(path) as out:  # the page holds project names, task ids and costs
+                out.write(html.render_page(doc).encode("utf-8"))
         except OSError as exc:
             raise PilotError(f"cannot write {path}: {exc.strerror or exc}") from None
         executions = doc["summary"]["executions"]
         print(f"wrote {path}: {executions:,} executions {flt.describe()}", file=sys.stderr)
     return 0
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``path`` with mode 0600 (the page holds project names, task ids and costs), through a private
-    temporary file beside it that replaces ``path`` only when complete."""
-    import os
-
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

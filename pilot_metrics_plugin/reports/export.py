@@ -20,12 +20,12 @@ comma, a double quote or a line break), lines end with CRLF.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from pilot_metrics_plugin.private_file import private_file
 from pilot_metrics_plugin.reports.query import ReportFilter
 from pilot_metrics_plugin.store import EXECUTION_COLUMNS, record_from_row
 
@@ -234,16 +234,6 @@ def _write(conn: sqlite3.Connection, flt: ReportFilter, fmt: str, emit: Callable
 
 
 def write_file(conn: sqlite3.Connection, flt: ReportFilter, fmt: str, path: Path) -> int:
-    """Write to ``path``, created with mode 0600 (exports hold task ids, paths, costs): into a private
-    temporary file beside it, renamed over ``path`` only when complete."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", buffering=WRITE_BUFFER_BYTES) as out:
-            written = _write(conn, flt, fmt, out.write)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return written
+    """Write to ``path`` (``private_file``: mode 0600, replaced only when complete)."""
+    with private_file(path, WRITE_BUFFER_BYTES) as out:
+        return _write(conn, flt, fmt, out.write)
